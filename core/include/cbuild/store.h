@@ -1,0 +1,80 @@
+/*
+ * The content store: an OCI image layout (oci-layout, index.json, blobs/sha256/<hex>) plus
+ * cbuild's own directories beside it (snapshots/, cache/, containers/, tmp/), see DESIGN.md.
+ *
+ * Invariants: a file under blobs/sha256/ always holds the bytes of its name.  Blobs are
+ * written to tmp/, fsynced, checked against the expected digest and renamed into place.
+ * Mutable files (index.json, records) are replaced by write-fsync-rename; callers that
+ * read-modify-write them hold the store lock (flock on <root>/lock).
+ *
+ * Ownership: cb_store_open returns a store the caller frees with cb_store_free.  A blob writer
+ * is consumed by commit or abort, whatever the outcome.
+ */
+#ifndef CBUILD_STORE_H
+#define CBUILD_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cbuild/common.h"
+#include "cbuild/digest.h"
+#include "cbuild/error.h"
+
+struct cb_store;
+struct cb_blob_writer;
+
+enum cb_store_flags {
+  CB_STORE_CREATE = 1 << 0, /* create the layout when missing (else CB_E_SYS/ENOENT) */
+};
+
+/* Open (and with CB_STORE_CREATE, initialise) the store at ROOT.  Removes stale tmp/ files. */
+CB_API struct cb_store *cb_store_open(const char *root, unsigned flags, struct cb_error **err);
+CB_API void cb_store_free(struct cb_store *s);
+/* Absolute path of the store root. */
+CB_API const char *cb_store_root(const struct cb_store *s);
+/* Directory fd of the root, and of tmp/ (owned by the store). */
+CB_API int cb_store_root_fd(const struct cb_store *s);
+CB_API int cb_store_tmp_fd(const struct cb_store *s);
+
+/* 1 when the blob exists (and *size is set if non-NULL), 0 when not. */
+CB_API int cb_store_has_blob(struct cb_store *s, const struct cb_digest *d, uint64_t *size);
+/* Absolute path of a blob (whether or not it exists); caller frees. */
+CB_API char *cb_store_blob_path(struct cb_store *s, const struct cb_digest *d);
+/* Open a blob read-only; returns an fd, or -1 with CB_E_NOTFOUND when absent. */
+CB_API int cb_store_open_blob(struct cb_store *s, const struct cb_digest *d, struct cb_error **err);
+/* Store a buffer; writes its digest (and is a no-op when the blob already exists). */
+CB_API int cb_store_put(struct cb_store *s, const void *data, size_t len, struct cb_digest *out,
+                        struct cb_error **err);
+/* Copy SRC_FD to EOF into the store.  With EXPECT non-NULL, a mismatch is CB_E_DIGEST and
+ * nothing is named. */
+CB_API int cb_store_ingest_fd(struct cb_store *s, int src_fd, const struct cb_digest *expect,
+                              struct cb_digest *out, uint64_t *size, struct cb_error **err);
+/* Remove a blob (gc only). Absent is not an error. */
+CB_API int cb_store_remove_blob(struct cb_store *s, const struct cb_digest *d,
+                                struct cb_error **err);
+
+/* A streaming blob writer: bytes are hashed as they are written to a temp file in tmp/. */
+CB_API struct cb_blob_writer *cb_blob_writer_new(struct cb_store *s, struct cb_error **err);
+CB_API int cb_blob_writer_write(struct cb_blob_writer *w, const void *data, size_t len,
+                                struct cb_error **err);
+/* Bytes written so far. */
+CB_API uint64_t cb_blob_writer_size(const struct cb_blob_writer *w);
+/* fsync, check EXPECT (may be NULL), rename into blobs/.  Consumes w, success or not. */
+CB_API int cb_blob_writer_commit(struct cb_blob_writer *w, const struct cb_digest *expect,
+                                 struct cb_digest *out, uint64_t *size, struct cb_error **err);
+/* Drop an uncommitted blob: unlinks the temp file.  Cannot fail; consumes w. */
+CB_API void cb_blob_writer_abort(struct cb_blob_writer *w);
+
+/* Exclusive lock on <root>/lock (blocking).  Locks nest: unlock after as many locks. */
+CB_API int cb_store_lock(struct cb_store *s, struct cb_error **err);
+CB_API void cb_store_unlock(struct cb_store *s);
+/* Read a file relative to the root (e.g. "index.json"); *out is NUL-terminated, caller frees. */
+CB_API int cb_store_read_file(struct cb_store *s, const char *rel, char **out, size_t *len,
+                              struct cb_error **err);
+/* Replace a file relative to the root atomically (write temp, fsync, rename, fsync dir);
+ * creates missing parent directories. */
+CB_API int cb_store_write_file(struct cb_store *s, const char *rel, const void *data, size_t len,
+                               struct cb_error **err);
+
+#endif

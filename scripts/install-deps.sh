@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Install every Debian package that building and testing cbuild needs. Idempotent; run as root.
+set -eu
+build="cmake gcc make pkg-config liblua5.4-dev lua5.4 libarchive-dev libcurl4-openssl-dev libcap-dev
+  libzstd-dev libjansson-dev libssl-dev libdeflate-dev lua-argparse"
+test="lua-busted lua-check clang-format valgrind busybox-static zstd xz-utils gzip file"
+peers="podman buildah skopeo umoci crun docker-registry jq"
+missing=""
+for p in $build $test $peers; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+if [ -n "$missing" ]; then
+  apt-get update -qq >/dev/null 2>&1 || true
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi

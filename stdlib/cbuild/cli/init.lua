@@ -1,0 +1,121 @@
+-- The `cbuild` command line: docker's verbs, one module per verb under cbuild/cli/.
+--
+-- A verb module returns { summary = "...", setup = function(cmd) end, run = function(args, ctx) }
+-- where `cmd` is its lua-argparse command and run returns the exit status (0 by default).
+-- ctx gives the global options and a lazily opened store: ctx:store().
+local argparse = require "argparse"
+local errors = require "cbuild.errors"
+
+local M = {}
+
+-- In docker's `--help` order; aliases map onto these.
+M.verbs = {
+  "build", "images", "history", "inspect", "tag", "rmi", "save", "load", "import",
+  "version", "debug",
+}
+
+local function default_root()
+  local env = os.getenv "CBUILD_ROOT"
+  if env and env ~= "" then
+    return env
+  end
+  local sys = require "cbuild.core.sys"
+  if sys.geteuid() == 0 then
+    return "/var/lib/cbuild"
+  end
+  local data = os.getenv "XDG_DATA_HOME"
+  if not data or data == "" then
+    data = (os.getenv "HOME" or "/tmp") .. "/.local/share"
+  end
+  return data .. "/cbuild"
+end
+
+local Context = {}
+Context.__index = Context
+
+--- The image store at --root, opened (and created) on first use.
+function Context:store()
+  if not self._store then
+    local images = require "cbuild.image.store"
+    self._store = images.open(self.root)
+  end
+  return self._store
+end
+
+local function build_parser(modules)
+  local parser = argparse("cbuild", "A daemonless container image builder and runtime.")
+    :add_help_command(false)
+    :help_max_width(100)
+  parser:option("--root", "Store directory (default /var/lib/cbuild as root; $CBUILD_ROOT).")
+  parser:flag("--debug", "Show Lua tracebacks for every error.")
+  parser:flag("-v --version", "Print the version and exit.")
+  parser:command_target("verb")
+  parser:require_command(false)
+  for _, name in ipairs(M.verbs) do
+    local mod = modules[name]
+    local cmd = parser:command(name, mod.summary)
+    for _, alias in ipairs(mod.aliases or {}) do
+      cmd:alias(alias) -- luacheck: ignore
+    end
+    if mod.setup then
+      mod.setup(cmd)
+    end
+  end
+  return parser
+end
+
+local function report(e, verbose)
+  if errors.is(e) then
+    io.stderr:write("cbuild: error: ", errors.format(e), "\n")
+    if verbose and e.traceback then
+      io.stderr:write(e.traceback, "\n")
+    end
+    return e.exit or 1
+  end
+  io.stderr:write("cbuild: internal error: ", tostring(e), "\n")
+  return 70
+end
+
+--- Run the CLI on argv (a list of strings, without the program name); returns the exit status.
+function M.main(argv)
+  local modules = {}
+  for _, name in ipairs(M.verbs) do
+    modules[name] = require("cbuild.cli." .. name)
+  end
+  local parser = build_parser(modules)
+  local ok, args = parser:pparse(argv)
+  if not ok then
+    io.stderr:write("cbuild: error: ", args, "\nSee 'cbuild --help'.\n")
+    return 125
+  end
+  if args.version then
+    argv = { "version" }
+    args = { verb = "version", version = true }
+  end
+  if not args.verb then
+    io.stdout:write(parser:get_help(), "\n")
+    return 0
+  end
+  local verbose = args.debug or os.getenv "CBUILD_DEBUG" == "1"
+  local ctx = setmetatable({ root = args.root or default_root(), debug = verbose }, Context)
+  local status
+  local ran, err = xpcall(function()
+    status = modules[args.verb].run(args, ctx)
+  end, function(e)
+    if verbose or not errors.is(e) then
+      local tb = debug.traceback(tostring(e), 2)
+      if errors.is(e) then
+        e.traceback = tb
+        return e
+      end
+      return tb
+    end
+    return e
+  end)
+  if not ran then
+    return report(err, verbose)
+  end
+  return status or 0
+end
+
+return M
