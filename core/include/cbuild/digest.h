@@ -7,13 +7,14 @@
 #ifndef CBUILD_DIGEST_H
 #define CBUILD_DIGEST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "cbuild/common.h"
 #include "cbuild/error.h"
 
-#define CB_DIGEST_LEN 32
+#define CB_DIGEST_LEN     32
 #define CB_DIGEST_HEX_LEN 64
 /* "sha256:" + 64 hex + NUL */
 #define CB_DIGEST_STR_LEN (7 + CB_DIGEST_HEX_LEN + 1)
@@ -40,5 +41,12 @@ CB_API void cb_digest_hex(const struct cb_digest *d, char *buf, size_t len);
 CB_API void cb_digest_string(const struct cb_digest *d, char *buf, size_t len);
 /* Parse "sha256:<hex>"; CB_E_INVALID for any other shape. */
 CB_API int cb_digest_parse(const char *s, struct cb_digest *out, struct cb_error **err);
+/* True when A and B are the same digest. */
+CB_API bool cb_digest_equal(const struct cb_digest *a, const struct cb_digest *b);
+/* Hash FD from its current offset to EOF; *size (if non-NULL) gets the byte count. */
+CB_API int cb_digest_fd(int fd, struct cb_digest *out, uint64_t *size, struct cb_error **err);
+/* Hash the file at PATH (relative to DIRFD, or AT_FDCWD). */
+CB_API int cb_digest_file_at(int dirfd, const char *path, struct cb_digest *out, uint64_t *size,
+                             struct cb_error **err);
 
 #endif

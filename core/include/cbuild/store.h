@@ -8,7 +8,12 @@
  * read-modify-write them hold the store lock (flock on <root>/lock).
  *
  * Ownership: cb_store_open returns a store the caller frees with cb_store_free.  A blob writer
- * is consumed by commit or abort, whatever the outcome.
+ * is consumed by commit or abort, whatever the outcome, and must be finished before its store is
+ * freed.
+ *
+ * tmp/ is cleaned at every open, while other processes may be using the store: a file there
+ * survives only while its creator holds an flock on it.  Make scratch files with
+ * cb_store_tmp_open (or a directory of your own in tmp/, which is never touched).
  */
 #ifndef CBUILD_STORE_H
 #define CBUILD_STORE_H
@@ -28,7 +33,10 @@ enum cb_store_flags {
   CB_STORE_CREATE = 1 << 0, /* create the layout when missing (else CB_E_SYS/ENOENT) */
 };
 
-/* Open (and with CB_STORE_CREATE, initialise) the store at ROOT.  Removes stale tmp/ files. */
+/* Open (and with CB_STORE_CREATE, initialise) the store at ROOT.  Removes stale tmp/ files:
+ * every temp file in use is flocked by its writer, so only files whose flock can be taken are
+ * removed (directories in tmp/ are left alone).  Without CB_STORE_CREATE a ROOT lacking
+ * oci-layout is CB_E_SYS/ENOENT.  Creation is safe against crashes and concurrent opens. */
 CB_API struct cb_store *cb_store_open(const char *root, unsigned flags, struct cb_error **err);
 CB_API void cb_store_free(struct cb_store *s);
 /* Absolute path of the store root. */
@@ -36,6 +44,11 @@ CB_API const char *cb_store_root(const struct cb_store *s);
 /* Directory fd of the root, and of tmp/ (owned by the store). */
 CB_API int cb_store_root_fd(const struct cb_store *s);
 CB_API int cb_store_tmp_fd(const struct cb_store *s);
+
+/* A fresh temp file in tmp/, flocked for the life of the returned fd so no concurrent open
+ * removes it.  Its name (within tmp/, at most 31 chars) goes to NAME (NAMELEN >= 32); the caller
+ * renames it away or unlinks it (unlinkat(cb_store_tmp_fd(s), name, 0)) and closes the fd. */
+CB_API int cb_store_tmp_open(struct cb_store *s, char *name, size_t namelen, struct cb_error **err);
 
 /* 1 when the blob exists (and *size is set if non-NULL), 0 when not. */
 CB_API int cb_store_has_blob(struct cb_store *s, const struct cb_digest *d, uint64_t *size);
@@ -50,6 +63,16 @@ CB_API int cb_store_put(struct cb_store *s, const void *data, size_t len, struct
  * nothing is named. */
 CB_API int cb_store_ingest_fd(struct cb_store *s, int src_fd, const struct cb_digest *expect,
                               struct cb_digest *out, uint64_t *size, struct cb_error **err);
+/* Open PATH and ingest it as cb_store_ingest_fd does. */
+CB_API int cb_store_ingest_file(struct cb_store *s, const char *path,
+                                const struct cb_digest *expect, struct cb_digest *out,
+                                uint64_t *size, struct cb_error **err);
+/* Read a whole blob into memory (NUL-terminated, caller frees); CB_E_NOTFOUND when absent. */
+CB_API int cb_store_read_blob(struct cb_store *s, const struct cb_digest *d, char **out,
+                              size_t *len, struct cb_error **err);
+/* Re-hash a stored blob: CB_E_NOTFOUND when absent, CB_E_DIGEST when its bytes do not match. */
+CB_API int cb_store_verify_blob(struct cb_store *s, const struct cb_digest *d,
+                                struct cb_error **err);
 /* Remove a blob (gc only). Absent is not an error. */
 CB_API int cb_store_remove_blob(struct cb_store *s, const struct cb_digest *d,
                                 struct cb_error **err);
@@ -66,10 +89,13 @@ CB_API int cb_blob_writer_commit(struct cb_blob_writer *w, const struct cb_diges
 /* Drop an uncommitted blob: unlinks the temp file.  Cannot fail; consumes w. */
 CB_API void cb_blob_writer_abort(struct cb_blob_writer *w);
 
-/* Exclusive lock on <root>/lock (blocking).  Locks nest: unlock after as many locks. */
+/* Exclusive lock on <root>/lock (blocking).  Locks nest: unlock after as many locks.  The lock
+ * belongs to this struct cb_store: two stores opened on the same root exclude each other even
+ * inside one process. */
 CB_API int cb_store_lock(struct cb_store *s, struct cb_error **err);
 CB_API void cb_store_unlock(struct cb_store *s);
-/* Read a file relative to the root (e.g. "index.json"); *out is NUL-terminated, caller frees. */
+/* Read a file relative to the root (e.g. "index.json"); *out is NUL-terminated, caller frees.
+ * REL (here and in cb_store_write_file) must be relative and free of ".." (else CB_E_UNSAFE). */
 CB_API int cb_store_read_file(struct cb_store *s, const char *rel, char **out, size_t *len,
                               struct cb_error **err);
 /* Replace a file relative to the root atomically (write temp, fsync, rename, fsync dir);

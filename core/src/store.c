@@ -1,0 +1,587 @@
+#include "cbuild/store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util.h"
+
+#define TMP_NAME_LEN 32
+
+struct cb_store {
+  char *root; /* absolute, no trailing slash */
+  int root_fd;
+  int blobs_fd; /* blobs/sha256 */
+  int tmp_fd;
+  int lock_fd;         /* <root>/lock, opened on first lock */
+  unsigned lock_depth; /* nested cb_store_lock calls */
+};
+
+struct cb_blob_writer {
+  struct cb_store *s;
+  int fd;                  /* the temp file, flocked until commit or abort */
+  char name[TMP_NAME_LEN]; /* its name in tmp/, "" once renamed into blobs/ */
+  struct cb_sha256 h;
+  uint64_t size;
+};
+
+static const char OCI_LAYOUT[] = "{\"imageLayoutVersion\":\"1.0.0\"}";
+static const char EMPTY_INDEX[] = "{\"schemaVersion\":2,\"manifests\":[]}";
+
+/* Create tmp/<random> and flock it.  The flock is what tells a concurrent cb_store_open that the
+ * file is in use.  Between creat and flock a cleaner may have taken the lock first and unlinked
+ * the file: st_nlink == 0 tells us so, and we simply try another name. */
+static int
+tmp_create(int tmp_fd, char name[TMP_NAME_LEN], struct cb_error **err)
+{
+  for (int tries = 0; tries < 100; tries++) {
+    cb_autoclose int fd = -1;
+    struct stat st;
+    uint64_t r;
+
+    if (getrandom(&r, sizeof r, 0) != sizeof r)
+      r = (uint64_t)getpid() * 2654435761u ^ (uint64_t)tries << 40;
+    snprintf(name, TMP_NAME_LEN, "blob-%016llx", (unsigned long long)r);
+    fd = openat(tmp_fd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0) {
+      if (errno == EEXIST)
+        continue;
+      return cb_error_set(err, CB_E_SYS, errno, "create temp file in tmp/");
+    }
+    while (flock(fd, LOCK_EX) < 0) {
+      if (errno != EINTR) {
+        int saved = errno;
+        unlinkat(tmp_fd, name, 0);
+        return cb_error_set(err, CB_E_SYS, saved, "flock 'tmp/%s'", name);
+      }
+    }
+    if (fstat(fd, &st) < 0)
+      return cb_error_set(err, CB_E_SYS, errno, "stat 'tmp/%s'", name);
+    if (st.st_nlink == 0)
+      continue; /* removed by a concurrent cleaner before we held the lock */
+    return cb_steal_fd(&fd);
+  }
+  return cb_error_set(err, CB_E_SYS, EEXIST, "create temp file in tmp/");
+}
+
+/* Remove every regular file in tmp/ whose flock we can take: its writer is gone. */
+static void
+tmp_cleanup(int tmp_fd)
+{
+  int dfd = openat(tmp_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  DIR *dir;
+  struct dirent *de;
+
+  if (dfd < 0)
+    return;
+  dir = fdopendir(dfd);
+  if (dir == NULL) {
+    close(dfd);
+    return;
+  }
+  while ((de = readdir(dir)) != NULL) {
+    cb_autoclose int fd = -1;
+    struct stat st, cur;
+
+    if (de->d_type == DT_DIR || strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+      continue;
+    /* O_NOFOLLOW skips symlinks, O_NONBLOCK keeps a fifo from hanging us */
+    fd = openat(tmp_fd, de->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+      continue;
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0)
+      continue; /* in use by a live writer */
+    /* unlink only the very file we hold locked, not a namesake created meanwhile */
+    if (fstatat(tmp_fd, de->d_name, &cur, AT_SYMLINK_NOFOLLOW) == 0 && cur.st_dev == st.st_dev &&
+        cur.st_ino == st.st_ino)
+      unlinkat(tmp_fd, de->d_name, 0);
+  }
+  closedir(dir);
+}
+
+/* Create ROOT/NAME with DATA unless it exists.  link(2) never replaces, so concurrent creators
+ * cannot clobber each other (or a later update), and a crash leaves the name absent or whole. */
+static int
+create_once(struct cb_store *s, const char *name, const char *data, struct cb_error **err)
+{
+  char tmp[TMP_NAME_LEN];
+  cb_autoclose int fd = -1;
+  int ret = 0;
+
+  if (faccessat(s->root_fd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+    return 0;
+  fd = tmp_create(s->tmp_fd, tmp, err);
+  if (fd < 0)
+    return cb_error_wrap(err, "create '%s'", name);
+  if (cb_write_all(fd, data, strlen(data)) < 0 || fchmod(fd, 0644) < 0 || fsync(fd) < 0)
+    ret = cb_error_set(err, CB_E_SYS, errno, "write '%s'", name);
+  else if (linkat(s->tmp_fd, tmp, s->root_fd, name, 0) < 0 && errno != EEXIST)
+    ret = cb_error_set(err, CB_E_SYS, errno, "link '%s'", name);
+  unlinkat(s->tmp_fd, tmp, 0);
+  if (ret == 0)
+    fsync(s->root_fd);
+  return ret;
+}
+
+static int
+ensure_dir(int dirfd, const char *name, struct cb_error **err)
+{
+  if (mkdirat(dirfd, name, 0755) < 0 && errno != EEXIST)
+    return cb_error_set(err, CB_E_SYS, errno, "mkdir '%s'", name);
+  return 0;
+}
+
+static int
+store_init(struct cb_store *s, const char *root, unsigned flags, struct cb_error **err)
+{
+  static const char *const dirs[] = { "blobs", "blobs/sha256", "snapshots",
+                                      "cache", "containers",   "tmp" };
+  bool create = (flags & CB_STORE_CREATE) != 0;
+
+  if (create && cb__mkdir_p_at(AT_FDCWD, root, 0755, err) < 0)
+    return -1;
+  s->root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (s->root_fd < 0)
+    return cb_error_set(err, CB_E_SYS, errno, "open");
+  s->root = realpath(root, NULL);
+  if (s->root == NULL)
+    return cb_error_set(err, CB_E_SYS, errno, "resolve path");
+  if (!create && faccessat(s->root_fd, "oci-layout", F_OK, 0) < 0)
+    return cb_error_set(err, CB_E_SYS, errno, "not an image layout: 'oci-layout'");
+  /* cbuild's own directories are made even without CREATE: a layout written by skopeo or
+   * umoci lacks tmp/ and the rest, and we can use it all the same */
+  for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++)
+    if (ensure_dir(s->root_fd, dirs[i], err) < 0)
+      return -1;
+  s->blobs_fd = openat(s->root_fd, "blobs/sha256", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (s->blobs_fd < 0)
+    return cb_error_set(err, CB_E_SYS, errno, "open 'blobs/sha256'");
+  s->tmp_fd = openat(s->root_fd, "tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (s->tmp_fd < 0)
+    return cb_error_set(err, CB_E_SYS, errno, "open 'tmp'");
+  tmp_cleanup(s->tmp_fd);
+  if (create) {
+    /* oci-layout last: its presence marks a complete layout */
+    if (create_once(s, "index.json", EMPTY_INDEX, err) < 0 ||
+        create_once(s, "oci-layout", OCI_LAYOUT, err) < 0)
+      return -1;
+  }
+  return 0;
+}
+
+struct cb_store *
+cb_store_open(const char *root, unsigned flags, struct cb_error **err)
+{
+  struct cb_store *s = cb__xcalloc(1, sizeof *s);
+
+  s->root_fd = s->blobs_fd = s->tmp_fd = s->lock_fd = -1;
+  if (store_init(s, root, flags, err) < 0) {
+    cb_error_wrap(err, "open store '%s'", root);
+    cb_store_free(s);
+    return NULL;
+  }
+  return s;
+}
+
+void
+cb_store_free(struct cb_store *s)
+{
+  if (s == NULL)
+    return;
+  cb__closep(&s->root_fd);
+  cb__closep(&s->blobs_fd);
+  cb__closep(&s->tmp_fd);
+  cb__closep(&s->lock_fd); /* drops the flock, whatever the nesting depth */
+  free(s->root);
+  free(s);
+}
+
+const char *
+cb_store_root(const struct cb_store *s)
+{
+  return s->root;
+}
+
+int
+cb_store_root_fd(const struct cb_store *s)
+{
+  return s->root_fd;
+}
+
+int
+cb_store_tmp_fd(const struct cb_store *s)
+{
+  return s->tmp_fd;
+}
+
+int
+cb_store_tmp_open(struct cb_store *s, char *name, size_t namelen, struct cb_error **err)
+{
+  char tmp[TMP_NAME_LEN];
+  int fd;
+
+  if (namelen < TMP_NAME_LEN)
+    return cb_error_set(err, CB_E_INVALID, 0, "temp name buffer too small");
+  fd = tmp_create(s->tmp_fd, tmp, err);
+  if (fd >= 0)
+    memcpy(name, tmp, TMP_NAME_LEN);
+  return fd;
+}
+
+int
+cb_store_has_blob(struct cb_store *s, const struct cb_digest *d, uint64_t *size)
+{
+  char hex[CB_DIGEST_HEX_LEN + 1];
+  struct stat st;
+
+  cb_digest_hex(d, hex, sizeof hex);
+  if (fstatat(s->blobs_fd, hex, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+    return 0;
+  if (size != NULL)
+    *size = (uint64_t)st.st_size;
+  return 1;
+}
+
+char *
+cb_store_blob_path(struct cb_store *s, const struct cb_digest *d)
+{
+  char hex[CB_DIGEST_HEX_LEN + 1];
+
+  cb_digest_hex(d, hex, sizeof hex);
+  return cb__xasprintf("%s/blobs/sha256/%s", s->root, hex);
+}
+
+int
+cb_store_open_blob(struct cb_store *s, const struct cb_digest *d, struct cb_error **err)
+{
+  char hex[CB_DIGEST_HEX_LEN + 1];
+  int fd;
+
+  cb_digest_hex(d, hex, sizeof hex);
+  fd = openat(s->blobs_fd, hex, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd >= 0)
+    return fd;
+  if (errno == ENOENT)
+    return cb_error_set(err, CB_E_NOTFOUND, ENOENT, "blob sha256:%s not found", hex);
+  return cb_error_set(err, CB_E_SYS, errno, "open blob sha256:%s", hex);
+}
+
+int
+cb_store_read_blob(struct cb_store *s, const struct cb_digest *d, char **out, size_t *len,
+                   struct cb_error **err)
+{
+  cb_autoclose int fd = cb_store_open_blob(s, d, err);
+  struct stat st;
+  size_t cap, used = 0;
+  char *buf;
+
+  if (fd < 0)
+    return -1;
+  if (fstat(fd, &st) < 0)
+    return cb_error_set(err, CB_E_SYS, errno, "stat blob");
+  cap = (size_t)st.st_size + 1; /* blobs never change, but do not trust the size blindly */
+  buf = cb__xmalloc(cap);
+  for (;;) {
+    ssize_t n;
+    if (used == cap - 1) {
+      cap *= 2;
+      buf = cb__xrealloc(buf, cap);
+    }
+    n = cb_read_retry(fd, buf + used, cap - 1 - used);
+    if (n < 0) {
+      free(buf);
+      return cb_error_set(err, CB_E_SYS, errno, "read blob");
+    }
+    if (n == 0)
+      break;
+    used += (size_t)n;
+  }
+  buf[used] = '\0';
+  *out = buf;
+  if (len != NULL)
+    *len = used;
+  return 0;
+}
+
+int
+cb_store_verify_blob(struct cb_store *s, const struct cb_digest *d, struct cb_error **err)
+{
+  char want[CB_DIGEST_STR_LEN], got[CB_DIGEST_STR_LEN];
+  cb_autoclose int fd = cb_store_open_blob(s, d, err);
+  struct cb_digest actual;
+
+  if (fd < 0)
+    return -1;
+  cb_digest_string(d, want, sizeof want);
+  if (cb_digest_fd(fd, &actual, NULL, err) < 0)
+    return cb_error_wrap(err, "verify blob %s", want);
+  if (!cb_digest_equal(d, &actual)) {
+    cb_digest_string(&actual, got, sizeof got);
+    return cb_error_set(err, CB_E_DIGEST, 0, "blob %s is corrupt: its bytes hash to %s", want, got);
+  }
+  return 0;
+}
+
+int
+cb_store_remove_blob(struct cb_store *s, const struct cb_digest *d, struct cb_error **err)
+{
+  char hex[CB_DIGEST_HEX_LEN + 1];
+
+  cb_digest_hex(d, hex, sizeof hex);
+  if (unlinkat(s->blobs_fd, hex, 0) < 0 && errno != ENOENT)
+    return cb_error_set(err, CB_E_SYS, errno, "remove blob sha256:%s", hex);
+  return 0;
+}
+
+struct cb_blob_writer *
+cb_blob_writer_new(struct cb_store *s, struct cb_error **err)
+{
+  struct cb_blob_writer *w = cb__xcalloc(1, sizeof *w);
+
+  w->s = s;
+  w->fd = tmp_create(s->tmp_fd, w->name, err);
+  if (w->fd < 0) {
+    free(w);
+    return NULL;
+  }
+  cb_sha256_init(&w->h);
+  return w;
+}
+
+int
+cb_blob_writer_write(struct cb_blob_writer *w, const void *data, size_t len, struct cb_error **err)
+{
+  if (cb_write_all(w->fd, data, len) < 0)
+    return cb_error_set(err, CB_E_SYS, errno, "write blob 'tmp/%s'", w->name);
+  cb_sha256_update(&w->h, data, len);
+  w->size += len;
+  return 0;
+}
+
+uint64_t
+cb_blob_writer_size(const struct cb_blob_writer *w)
+{
+  return w->size;
+}
+
+static int
+writer_finish(struct cb_blob_writer *w, const struct cb_digest *expect, struct cb_digest *out,
+              uint64_t *size, struct cb_error **err)
+{
+  char hex[CB_DIGEST_HEX_LEN + 1];
+  struct cb_digest d;
+
+  /* the bytes must be on disk before the name is: a crash after rename finds them whole */
+  if (fsync(w->fd) < 0)
+    return cb_error_set(err, CB_E_SYS, errno, "fsync blob 'tmp/%s'", w->name);
+  cb_sha256_final(&w->h, &d);
+  if (expect != NULL && !cb_digest_equal(expect, &d)) {
+    char want[CB_DIGEST_STR_LEN], got[CB_DIGEST_STR_LEN];
+    cb_digest_string(expect, want, sizeof want);
+    cb_digest_string(&d, got, sizeof got);
+    return cb_error_set(err, CB_E_DIGEST, 0, "digest mismatch: expected %s, got %s", want, got);
+  }
+  cb_digest_hex(&d, hex, sizeof hex);
+  /* an existing blob holds these very bytes, so replacing it is harmless (and heals it) */
+  if (renameat(w->s->tmp_fd, w->name, w->s->blobs_fd, hex) < 0)
+    return cb_error_set(err, CB_E_SYS, errno, "rename blob to 'blobs/sha256/%s'", hex);
+  w->name[0] = '\0';
+  fsync(w->s->blobs_fd); /* durability of the name; the bytes are already safe */
+  if (out != NULL)
+    *out = d;
+  if (size != NULL)
+    *size = w->size;
+  return 0;
+}
+
+int
+cb_blob_writer_commit(struct cb_blob_writer *w, const struct cb_digest *expect,
+                      struct cb_digest *out, uint64_t *size, struct cb_error **err)
+{
+  int ret = writer_finish(w, expect, out, size, err);
+  cb_blob_writer_abort(w); /* after a successful rename there is nothing left to unlink */
+  return ret;
+}
+
+void
+cb_blob_writer_abort(struct cb_blob_writer *w)
+{
+  if (w == NULL)
+    return;
+  /* unlink while we still hold the flock, then close */
+  if (w->name[0] != '\0')
+    unlinkat(w->s->tmp_fd, w->name, 0);
+  cb__closep(&w->fd);
+  cb_sha256_release(&w->h);
+  free(w);
+}
+
+int
+cb_store_put(struct cb_store *s, const void *data, size_t len, struct cb_digest *out,
+             struct cb_error **err)
+{
+  struct cb_blob_writer *w;
+  struct cb_digest d;
+
+  cb_sha256_buf(data, len, &d);
+  if (cb_store_has_blob(s, &d, NULL)) {
+    *out = d;
+    return 0;
+  }
+  w = cb_blob_writer_new(s, err);
+  if (w == NULL)
+    return -1;
+  if (cb_blob_writer_write(w, data, len, err) < 0) {
+    cb_blob_writer_abort(w);
+    return -1;
+  }
+  return cb_blob_writer_commit(w, &d, out, NULL, err);
+}
+
+int
+cb_store_ingest_fd(struct cb_store *s, int src_fd, const struct cb_digest *expect,
+                   struct cb_digest *out, uint64_t *size, struct cb_error **err)
+{
+  const size_t cap = 1 << 16;
+  cb_autofree char *buf = cb__xmalloc(cap);
+  struct cb_blob_writer *w = cb_blob_writer_new(s, err);
+
+  if (w == NULL)
+    return -1;
+  for (;;) {
+    ssize_t n = cb_read_retry(src_fd, buf, cap);
+    if (n < 0) {
+      cb_blob_writer_abort(w);
+      return cb_error_set(err, CB_E_SYS, errno, "read");
+    }
+    if (n == 0)
+      break;
+    if (cb_blob_writer_write(w, buf, (size_t)n, err) < 0) {
+      cb_blob_writer_abort(w);
+      return -1;
+    }
+  }
+  return cb_blob_writer_commit(w, expect, out, size, err);
+}
+
+int
+cb_store_ingest_file(struct cb_store *s, const char *path, const struct cb_digest *expect,
+                     struct cb_digest *out, uint64_t *size, struct cb_error **err)
+{
+  cb_autoclose int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+  if (fd < 0)
+    return cb_error_set(err, CB_E_SYS, errno, "open '%s'", path);
+  if (cb_store_ingest_fd(s, fd, expect, out, size, err) < 0)
+    return cb_error_wrap(err, "ingest '%s'", path);
+  return 0;
+}
+
+int
+cb_store_lock(struct cb_store *s, struct cb_error **err)
+{
+  if (s->lock_depth > 0) {
+    s->lock_depth++;
+    return 0;
+  }
+  if (s->lock_fd < 0) {
+    s->lock_fd = openat(s->root_fd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (s->lock_fd < 0)
+      return cb_error_set(err, CB_E_SYS, errno, "open '%s/lock'", s->root);
+  }
+  while (flock(s->lock_fd, LOCK_EX) < 0)
+    if (errno != EINTR)
+      return cb_error_set(err, CB_E_SYS, errno, "lock '%s/lock'", s->root);
+  s->lock_depth = 1;
+  return 0;
+}
+
+void
+cb_store_unlock(struct cb_store *s)
+{
+  if (s->lock_depth == 0)
+    return;
+  if (--s->lock_depth == 0)
+    flock(s->lock_fd, LOCK_UN);
+}
+
+/* REL names a file inside the root: relative, not empty, no ".." component. */
+static int
+check_rel(const char *rel, struct cb_error **err)
+{
+  const char *p = rel;
+
+  if (rel[0] == '\0' || rel[0] == '/')
+    return cb_error_set(err, CB_E_UNSAFE, 0, "path '%s' is not inside the store", rel);
+  while (*p != '\0') {
+    size_t n = strcspn(p, "/");
+    if (n == 2 && p[0] == '.' && p[1] == '.')
+      return cb_error_set(err, CB_E_UNSAFE, 0, "path '%s' is not inside the store", rel);
+    p += n;
+    while (*p == '/')
+      p++;
+  }
+  return 0;
+}
+
+int
+cb_store_read_file(struct cb_store *s, const char *rel, char **out, size_t *len,
+                   struct cb_error **err)
+{
+  if (check_rel(rel, err) < 0)
+    return -1;
+  return cb__read_file_at(s->root_fd, rel, out, len, err);
+}
+
+int
+cb_store_write_file(struct cb_store *s, const char *rel, const void *data, size_t len,
+                    struct cb_error **err)
+{
+  cb_autoclose int pfd = -1;
+  cb_autoclose int fd = -1;
+  const char *slash, *base = rel;
+  char tmp[TMP_NAME_LEN];
+  int ret = 0;
+
+  if (check_rel(rel, err) < 0)
+    return -1;
+  slash = strrchr(rel, '/');
+  if (slash != NULL) {
+    cb_autofree char *parent = strndup(rel, (size_t)(slash - rel));
+    if (parent == NULL)
+      cb__die_oom();
+    if (cb__mkdir_p_at(s->root_fd, parent, 0755, err) < 0)
+      return cb_error_wrap(err, "write '%s'", rel);
+    pfd = openat(s->root_fd, parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (pfd < 0)
+      return cb_error_set(err, CB_E_SYS, errno, "open directory of '%s'", rel);
+    base = slash + 1;
+    if (base[0] == '\0')
+      return cb_error_set(err, CB_E_INVALID, 0, "write '%s': not a file name", rel);
+  } else {
+    pfd = fcntl(s->root_fd, F_DUPFD_CLOEXEC, 0);
+    if (pfd < 0)
+      return cb_error_set(err, CB_E_SYS, errno, "open directory of '%s'", rel);
+  }
+  /* the temp file lives in tmp/ (same filesystem) so a crash leaves it where open cleans up */
+  fd = tmp_create(s->tmp_fd, tmp, err);
+  if (fd < 0)
+    return cb_error_wrap(err, "write '%s'", rel);
+  if (cb_write_all(fd, data, len) < 0 || fchmod(fd, 0644) < 0 || fsync(fd) < 0)
+    ret = cb_error_set(err, CB_E_SYS, errno, "write '%s'", rel);
+  else if (renameat(s->tmp_fd, tmp, pfd, base) < 0)
+    ret = cb_error_set(err, CB_E_SYS, errno, "rename to '%s'", rel);
+  if (ret < 0) {
+    unlinkat(s->tmp_fd, tmp, 0);
+    return ret;
+  }
+  fsync(pfd);
+  return 0;
+}
