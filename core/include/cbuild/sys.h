@@ -1,0 +1,36 @@
+/*
+ * Process and machine facts: ids, clocks, terminal, uname, hostname, CPU count, umask.
+ *
+ * These cannot fail in practice except where noted; the ones that can follow error.h.
+ */
+#ifndef CBUILD_SYS_H
+#define CBUILD_SYS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "cbuild/common.h"
+#include "cbuild/error.h"
+
+/* CLOCK_REALTIME as seconds and nanoseconds. */
+CB_API void cb_sys_clock_realtime(int64_t *sec, long *nsec);
+/* 1 when FD is a terminal. */
+CB_API bool cb_sys_isatty(int fd);
+
+struct cb_uname {
+  char sysname[65];
+  char release[65];
+  char machine[65];
+};
+CB_API int cb_sys_uname(struct cb_uname *u, struct cb_error **err);
+/* The host name; caller frees. */
+CB_API char *cb_sys_hostname(struct cb_error **err);
+/* Number of online CPUs (at least 1). */
+CB_API long cb_sys_nproc(void);
+/* The current umask, without changing it. */
+CB_API mode_t cb_sys_umask_get(void);
+/* Set the umask; returns the previous one. */
+CB_API mode_t cb_sys_umask_set(mode_t mask);
+
+#endif

@@ -1,0 +1,74 @@
+#include "cbuild/sys.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util.h"
+
+void
+cb_sys_clock_realtime(int64_t *sec, long *nsec)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  *sec = (int64_t)ts.tv_sec;
+  *nsec = ts.tv_nsec;
+}
+
+bool
+cb_sys_isatty(int fd)
+{
+  return isatty(fd) == 1;
+}
+
+int
+cb_sys_uname(struct cb_uname *u, struct cb_error **err)
+{
+  struct utsname un;
+  if (uname(&un) < 0)
+    return cb_error_set(err, CB_E_SYS, errno, "uname");
+  snprintf(u->sysname, sizeof u->sysname, "%s", un.sysname);
+  snprintf(u->release, sizeof u->release, "%s", un.release);
+  snprintf(u->machine, sizeof u->machine, "%s", un.machine);
+  return 0;
+}
+
+char *
+cb_sys_hostname(struct cb_error **err)
+{
+  char buf[HOST_NAME_MAX + 1];
+  if (gethostname(buf, sizeof buf) < 0) {
+    cb_error_set(err, CB_E_SYS, errno, "gethostname");
+    return NULL;
+  }
+  buf[HOST_NAME_MAX] = '\0';
+  return cb__xstrdup(buf);
+}
+
+long
+cb_sys_nproc(void)
+{
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? n : 1;
+}
+
+mode_t
+cb_sys_umask_get(void)
+{
+  /* there is no read-only umask call; set and restore (Linux's /proc/self/status has it too,
+   * but the two calls are cheaper and work without /proc) */
+  mode_t m = umask(022);
+  umask(m);
+  return m;
+}
+
+mode_t
+cb_sys_umask_set(mode_t mask)
+{
+  return umask(mask & 0777);
+}
