@@ -9,7 +9,6 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
-#include "cbuild/digest.h"
 #include "cbuild/fs.h"
 
 static int
@@ -247,24 +246,6 @@ lfs_copy_file(lua_State *L)
   return pushok(L, cb_fs_copy_file(src, dst, (int)mode, &err), &err);
 }
 
-/* fs.sha256_file(path) -> "sha256:<hex>", size | nil, msg, code */
-static int
-lfs_sha256_file(lua_State *L)
-{
-  const char *path = luaL_checkstring(L, 1);
-  struct cb_error *err = NULL;
-  struct cb_digest d;
-  uint64_t size;
-  char buf[CB_DIGEST_STR_LEN];
-
-  if (cb_fs_sha256_file(path, &d, &size, &err) < 0)
-    return lcb_pushfail(L, &err);
-  cb_digest_string(&d, buf, sizeof buf);
-  lua_pushstring(L, buf);
-  lua_pushinteger(L, (lua_Integer)size);
-  return 2;
-}
-
 /* fs.resolve_in_root(root, path [, {missing_ok = false}]) -> hostpath | nil, msg, code */
 static int
 lfs_resolve_in_root(lua_State *L)
@@ -421,7 +402,6 @@ static const luaL_Reg fs_funcs[] = { { "lstat", lfs_lstat },
                                      { "read_file", lfs_read_file },
                                      { "write_file", lfs_write_file },
                                      { "copy_file", lfs_copy_file },
-                                     { "sha256_file", lfs_sha256_file },
                                      { "resolve_in_root", lfs_resolve_in_root },
                                      { "chmod", lfs_chmod },
                                      { "chown", lfs_chown },

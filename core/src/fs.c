@@ -378,39 +378,6 @@ cb_fs_copy_file(const char *src, const char *dst, int mode, struct cb_error **er
   return 0;
 }
 
-int
-cb_fs_sha256_file(const char *path, struct cb_digest *out, uint64_t *size, struct cb_error **err)
-{
-  cb_autoclose int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  struct cb_sha256 h;
-  uint64_t total = 0;
-  char *buf;
-
-  if (fd < 0)
-    return cb_error_set(err, CB_E_SYS, errno, "open '%s'", path);
-  buf = cb__xmalloc(1 << 17);
-  cb_sha256_init(&h);
-  for (;;) {
-    ssize_t n = cb_read_retry(fd, buf, 1 << 17);
-    if (n < 0) {
-      int e = errno;
-      cb_sha256_release(&h);
-      free(buf);
-      return cb_error_set(err, CB_E_SYS, e, "read '%s'", path);
-    }
-    if (n == 0)
-      break;
-    cb_sha256_update(&h, buf, (size_t)n);
-    total += (uint64_t)n;
-  }
-  cb_sha256_final(&h, out);
-  cb_sha256_release(&h);
-  free(buf);
-  if (size != NULL)
-    *size = total;
-  return 0;
-}
-
 /* ---- resolve in root ------------------------------------------------------------------- */
 
 static int

@@ -19,7 +19,6 @@
 #include <sys/types.h>
 
 #include "cbuild/common.h"
-#include "cbuild/digest.h"
 #include "cbuild/error.h"
 
 /* stat(2) and lstat(2). */
@@ -59,10 +58,6 @@ CB_API int cb_fs_write_file(const char *path, const void *data, size_t len, mode
 /* Copy the regular file SRC to DST (created or truncated) with copy_file_range, falling back
  * to sendfile and then read/write.  DST gets MODE, or SRC's permission bits when MODE is -1. */
 CB_API int cb_fs_copy_file(const char *src, const char *dst, int mode, struct cb_error **err);
-
-/* SHA-256 of a file's content, streamed; *size (may be NULL) receives its length. */
-CB_API int cb_fs_sha256_file(const char *path, struct cb_digest *out, uint64_t *size,
-                             struct cb_error **err);
 
 enum cb_fs_resolve_flags {
   CB_FS_RESOLVE_MISSING_OK = 1 << 0, /* resolve the existing prefix, append the rest */
