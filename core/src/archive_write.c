@@ -1,0 +1,359 @@
+/* Deterministic tar writing: layers straight into a store blob, plain tars onto an fd. */
+#include "cbuild/archive.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "archive-internal.h"
+#include "util.h"
+
+#define CHUNK (128 * 1024)
+#ifdef EFTYPE
+#define EFTYPE_FALLBACK EFTYPE
+#else
+#define EFTYPE_FALLBACK EINVAL
+#endif
+
+struct cb_tar_writer {
+  struct archive *a;
+  struct archive_entry *entry; /* reused for every header */
+  struct cb_blob_writer *blob; /* layer: the blob being written */
+  int fd;                      /* plain: the output (not owned) */
+  struct cb_sha256 h;          /* plain: hash of the bytes written */
+  uint64_t size;
+  struct cb_error *sink_err; /* failure inside the write callback */
+  bool failed;
+  bool hashing;  /* h is initialised */
+  bool dropping; /* aborting: swallow what libarchive still flushes */
+  char *buf;     /* CHUNK bytes for streaming file contents */
+};
+
+int
+cb__archive_error(struct cb_error **err, struct archive *a, const char *what)
+{
+  const char *msg = archive_error_string(a);
+  int errnum = archive_errno(a);
+
+  /* libarchive says EINVAL/EILSEQ (or -1) for bad data and misuse, a real errno otherwise */
+  if (errnum > 0 && errnum != EINVAL && errnum != EILSEQ && errnum != EFTYPE_FALLBACK)
+    return cb_error_set(err, CB_E_SYS, errnum, "%s: %s", what, msg ? msg : "I/O error");
+  return cb_error_set(err, CB_E_INVALID, 0, "%s: %s", what, msg ? msg : "archive error");
+}
+
+int
+cb__tar_clean_name(const char *name, char **out, struct cb_error **err)
+{
+  size_t n = strlen(name);
+  char *res = cb__xmalloc(n + 1);
+  size_t len = 0;
+  const char *p = name;
+
+  while (*p != '\0') {
+    const char *end = strchr(p, '/');
+    size_t clen = end ? (size_t)(end - p) : strlen(p);
+    if (clen == 2 && p[0] == '.' && p[1] == '.') {
+      free(res);
+      return cb_error_set(err, CB_E_UNSAFE, 0, "archive entry '%s' escapes its root with '..'",
+                          name);
+    }
+    if (clen > 0 && !(clen == 1 && p[0] == '.')) {
+      if (len > 0)
+        res[len++] = '/';
+      memcpy(res + len, p, clen);
+      len += clen;
+    }
+    p += clen;
+    if (*p == '/')
+      p++;
+  }
+  res[len] = '\0';
+  *out = res;
+  return 0;
+}
+
+static la_ssize_t
+sink_write(struct archive *a, void *client, const void *buf, size_t len)
+{
+  struct cb_tar_writer *w = client;
+  (void)a;
+  if (w->dropping)
+    return (la_ssize_t)len;
+  if (w->blob != NULL) {
+    if (cb_blob_writer_write(w->blob, buf, len, &w->sink_err) < 0)
+      return -1;
+  } else {
+    if (cb_write_all(w->fd, buf, len) < 0) {
+      cb_error_set(&w->sink_err, CB_E_SYS, errno, "write tar stream");
+      return -1;
+    }
+    cb_sha256_update(&w->h, buf, len);
+  }
+  w->size += len;
+  return (la_ssize_t)len;
+}
+
+/* After a libarchive failure: prefer the sink's own error, which says what really broke. */
+static int
+writer_fail(struct cb_tar_writer *w, struct cb_error **err, const char *what)
+{
+  w->failed = true;
+  if (w->sink_err != NULL) {
+    *err = cb_steal_ptr(&w->sink_err);
+    return cb_error_wrap(err, "%s", what);
+  }
+  return cb__archive_error(err, w->a, what);
+}
+
+static struct cb_tar_writer *
+writer_new(struct cb_blob_writer *blob, int fd, struct cb_error **err)
+{
+  struct cb_tar_writer *w = cb__xcalloc(1, sizeof *w);
+
+  w->blob = blob;
+  w->fd = fd;
+  if (blob == NULL) {
+    cb_sha256_init(&w->h);
+    w->hashing = true;
+  }
+  w->buf = cb__xmalloc(CHUNK);
+  w->entry = archive_entry_new();
+  w->a = archive_write_new();
+  if (w->a == NULL || w->entry == NULL)
+    cb__die_oom();
+  /* ustar headers, PAX records only when needed; xattrs only as SCHILY.xattr (as Go's tar),
+   * no LIBARCHIVE.xattr duplicates; no padding of the last block (ends with 2 zero blocks). */
+  if (archive_write_set_format_pax_restricted(w->a) != ARCHIVE_OK ||
+      archive_write_set_format_option(w->a, "pax", "xattrheader", "SCHILY") < ARCHIVE_OK ||
+      archive_write_add_filter_none(w->a) != ARCHIVE_OK ||
+      archive_write_set_bytes_per_block(w->a, 64 * 1024) != ARCHIVE_OK ||
+      archive_write_set_bytes_in_last_block(w->a, 1) != ARCHIVE_OK ||
+      archive_write_open(w->a, w, NULL, sink_write, NULL) != ARCHIVE_OK) {
+    writer_fail(w, err, "start tar stream");
+    cb_tar_writer_abort(w);
+    return NULL;
+  }
+  return w;
+}
+
+struct cb_tar_writer *
+cb_tar_writer_new_layer(struct cb_store *s, struct cb_error **err)
+{
+  struct cb_blob_writer *blob = cb_blob_writer_new(s, err);
+  if (blob == NULL)
+    return NULL;
+  return writer_new(blob, -1, err);
+}
+
+struct cb_tar_writer *
+cb_tar_writer_new_fd(int fd, struct cb_error **err)
+{
+  return writer_new(NULL, fd, err);
+}
+
+static mode_t
+filetype(enum cb_tar_type t)
+{
+  switch (t) {
+  case CB_TAR_DIR:
+    return AE_IFDIR;
+  case CB_TAR_SYMLINK:
+    return AE_IFLNK;
+  case CB_TAR_CHAR:
+    return AE_IFCHR;
+  case CB_TAR_BLOCK:
+    return AE_IFBLK;
+  case CB_TAR_FIFO:
+    return AE_IFIFO;
+  case CB_TAR_FILE:
+  case CB_TAR_HARDLINK:
+  default:
+    return AE_IFREG;
+  }
+}
+
+/* Stream exactly SIZE bytes of FD (or of reader R) as the current entry's data. */
+static int
+write_stream(struct cb_tar_writer *w, int fd, struct cb_tar_reader *r, uint64_t size,
+             const char *name, struct cb_error **err)
+{
+  uint64_t left = size;
+
+  while (left > 0) {
+    size_t want = left < CHUNK ? (size_t)left : CHUNK;
+    ssize_t n;
+    if (r != NULL) {
+      n = cb_tar_reader_read(r, w->buf, want, err);
+      if (n < 0)
+        return cb_error_wrap(err, "read '%s'", name);
+    } else {
+      n = cb_read_retry(fd, w->buf, want);
+      if (n < 0)
+        return cb_error_set(err, CB_E_SYS, errno, "read '%s'", name);
+    }
+    if (n == 0)
+      return cb_error_set(err, CB_E_INVALID, 0, "'%s' shrank while being archived", name);
+    if (archive_write_data(w->a, w->buf, (size_t)n) != n)
+      return writer_fail(w, err, "write tar data");
+    left -= (uint64_t)n;
+  }
+  return 0;
+}
+
+static int
+writer_add(struct cb_tar_writer *w, const struct cb_tar_entry *e, const char *name,
+           struct cb_error **err)
+{
+  struct archive_entry *ae = w->entry;
+  cb_autoclose int fd = -1;
+  uint64_t size = 0;
+  int r;
+
+  if (e->type == CB_TAR_FILE) {
+    switch (e->src) {
+    case CB_TAR_SRC_DATA:
+    case CB_TAR_SRC_FD:
+      size = e->size;
+      break;
+    case CB_TAR_SRC_PATH: {
+      struct stat st;
+      fd = open(e->src_path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+      if (fd < 0)
+        return cb_error_set(err, CB_E_SYS, errno, "open '%s'", e->src_path);
+      if (fstat(fd, &st) < 0)
+        return cb_error_set(err, CB_E_SYS, errno, "stat '%s'", e->src_path);
+      if (!S_ISREG(st.st_mode))
+        return cb_error_set(err, CB_E_INVALID, 0, "'%s' is not a regular file", e->src_path);
+      size = (uint64_t)st.st_size;
+      break;
+    }
+    case CB_TAR_SRC_READER:
+      size = e->reader->cur ? (uint64_t)archive_entry_size(e->reader->cur) : 0;
+      break;
+    case CB_TAR_SRC_NONE:
+    default:
+      break;
+    }
+  }
+
+  archive_entry_clear(ae);
+  archive_entry_set_pathname(ae, name);
+  archive_entry_set_filetype(ae, (unsigned)filetype(e->type));
+  archive_entry_set_perm(ae, (mode_t)(e->mode & 07777));
+  archive_entry_set_uid(ae, e->uid);
+  archive_entry_set_gid(ae, e->gid);
+  archive_entry_set_mtime(ae, (time_t)e->mtime, 0);
+  archive_entry_set_size(ae, (la_int64_t)size);
+  if (e->type == CB_TAR_SYMLINK)
+    archive_entry_set_symlink(ae, e->linkname);
+  if (e->type == CB_TAR_HARDLINK)
+    archive_entry_set_hardlink(ae, e->linkname);
+  if (e->type == CB_TAR_CHAR || e->type == CB_TAR_BLOCK) {
+    archive_entry_set_rdevmajor(ae, e->devmajor);
+    archive_entry_set_rdevminor(ae, e->devminor);
+  }
+  for (size_t i = 0; i < e->nxattrs; i++)
+    archive_entry_xattr_add_entry(ae, e->xattrs[i].name, e->xattrs[i].value, e->xattrs[i].len);
+
+  r = archive_write_header(w->a, ae);
+  if (r < ARCHIVE_WARN)
+    return writer_fail(w, err, "write tar header");
+  if (size == 0)
+    return 0;
+  switch (e->src) {
+  case CB_TAR_SRC_DATA:
+    if (archive_write_data(w->a, e->data, (size_t)size) != (la_ssize_t)size)
+      return writer_fail(w, err, "write tar data");
+    return 0;
+  case CB_TAR_SRC_PATH:
+    return write_stream(w, fd, NULL, size, e->src_path, err);
+  case CB_TAR_SRC_FD:
+    return write_stream(w, e->src_fd, NULL, size, name, err);
+  case CB_TAR_SRC_READER:
+    return write_stream(w, -1, e->reader, size, name, err);
+  case CB_TAR_SRC_NONE:
+  default:
+    return 0;
+  }
+}
+
+int
+cb_tar_writer_add(struct cb_tar_writer *w, const struct cb_tar_entry *e, struct cb_error **err)
+{
+  cb_autofree char *name = NULL;
+
+  if (w->failed)
+    return cb_error_set(err, CB_E_INVALID, 0, "tar writer is unusable after an earlier error");
+  if (e->name == NULL || e->type < CB_TAR_FILE || e->type > CB_TAR_FIFO)
+    return cb_error_set(err, CB_E_INVALID, 0, "invalid tar entry");
+  if ((e->type == CB_TAR_SYMLINK || e->type == CB_TAR_HARDLINK) && e->linkname == NULL)
+    return cb_error_set(err, CB_E_INVALID, 0, "tar entry '%s' needs a link target", e->name);
+  if (cb__tar_clean_name(e->name, &name, err) < 0)
+    return -1;
+  if (name[0] == '\0') {
+    if (e->type != CB_TAR_DIR)
+      return cb_error_set(err, CB_E_INVALID, 0, "tar entry '%s' has an empty name", e->name);
+    free(name);
+    name = cb__xstrdup("."); /* the root directory itself */
+  }
+  if (writer_add(w, e, name, err) < 0) {
+    w->failed = true;
+    return cb_error_wrap(err, "add '%s'", name);
+  }
+  return 0;
+}
+
+int
+cb_tar_writer_finish(struct cb_tar_writer *w, struct cb_digest *out, uint64_t *size,
+                     struct cb_error **err)
+{
+  struct cb_digest d;
+  uint64_t n;
+
+  if (w->failed) {
+    cb_tar_writer_abort(w);
+    return cb_error_set(err, CB_E_INVALID, 0, "tar writer is unusable after an earlier error");
+  }
+  if (archive_write_close(w->a) != ARCHIVE_OK) {
+    writer_fail(w, err, "finish tar stream");
+    cb_tar_writer_abort(w);
+    return -1;
+  }
+  if (w->blob != NULL) {
+    int r = cb_blob_writer_commit(cb_steal_ptr(&w->blob), NULL, &d, &n, err);
+    cb_tar_writer_abort(w);
+    if (r < 0)
+      return cb_error_wrap(err, "store layer");
+  } else {
+    cb_sha256_final(&w->h, &d);
+    n = w->size;
+    cb_tar_writer_abort(w);
+  }
+  if (out != NULL)
+    *out = d;
+  if (size != NULL)
+    *size = n;
+  return 0;
+}
+
+void
+cb_tar_writer_abort(struct cb_tar_writer *w)
+{
+  if (w == NULL)
+    return;
+  w->dropping = true;
+  if (w->a != NULL)
+    archive_write_free(w->a); /* closes first when still open: harmless, the sink drops it */
+  if (w->entry != NULL)
+    archive_entry_free(w->entry);
+  if (w->blob != NULL)
+    cb_blob_writer_abort(w->blob);
+  if (w->hashing)
+    cb_sha256_release(&w->h);
+  cb_error_free(&w->sink_err);
+  free(w->buf);
+  free(w);
+}
