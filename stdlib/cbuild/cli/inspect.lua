@@ -1,10 +1,95 @@
--- STUB: cbuild inspect (not written yet).
+-- cbuild inspect NAME...: docker-shaped JSON for images.
+local json = require "cbuild.core.json"
 local errors = require "cbuild.errors"
+local reference = require "cbuild.image.reference"
 
-local M = { summary = "(inspect: not implemented yet)" }
+local M = { summary = "Display detailed information on images" }
 
-function M.run()
-  errors.raise "inspect is not implemented yet"
+function M.setup(cmd)
+  cmd:argument("name", "Image name or ID."):args "+"
+  cmd:option("-f --format", "Print one Go-template-like field path, e.g. '{{.Config.Cmd}}' or '.Id'.")
+  cmd:option("--type", "Only inspect objects of this type (image).")
+end
+
+--- The docker `image inspect` object for an index entry.
+function M.image_object(images, entry)
+  local img = images:image(entry.digest)
+  local cfg = img.config
+  local tags, digests = json.array {}, json.array {}
+  for _, e in ipairs(images:entries()) do
+    if e.digest == entry.digest and e.ref then
+      local r = reference.parse(e.ref)
+      if r then
+        tags[#tags + 1] = r:familiar_name() .. ":" .. (r.tag or "latest")
+      end
+    end
+  end
+  local size = 0
+  for _, l in ipairs(img.manifest.layers or {}) do
+    size = size + (l.size or 0)
+  end
+  local last = cfg.history and cfg.history[#cfg.history]
+  return {
+    Id = img.config_digest,
+    RepoTags = tags,
+    RepoDigests = digests,
+    Parent = "",
+    Comment = last and last.comment or "",
+    Created = cfg.created or "",
+    Author = cfg.author or "",
+    Config = cfg.config or json.object {},
+    Architecture = cfg.architecture,
+    Variant = cfg.variant,
+    Os = cfg.os,
+    Size = size,
+    RootFS = { Type = "layers", Layers = (cfg.rootfs or {}).diff_ids or json.array {} },
+    Metadata = { LastTagTime = "" },
+    Descriptor = { mediaType = entry.mediaType, digest = entry.digest, size = entry.size },
+  }
+end
+
+-- Minimal `--format`: a dotted field path like {{.Config.Cmd}} or {{json .Config}}.
+local function render(obj, fmt)
+  local path = fmt:match "^{{%s*json%s+(%S+)%s*}}$" or fmt:match "^{{%s*(%S+)%s*}}$" or fmt
+  local v = obj
+  for field in path:gmatch "[^.]+" do
+    if type(v) ~= "table" then
+      v = nil
+      break
+    end
+    v = v[field]
+  end
+  if type(v) == "table" then
+    return json.encode(v)
+  elseif v == nil or v == json.null then
+    return "<no value>"
+  end
+  return tostring(v)
+end
+
+function M.run(args, ctx)
+  local images = ctx:store()
+  local objs, status = json.array {}, 0
+  for _, name in ipairs(args.name) do
+    local e, err = images:lookup(name)
+    if e then
+      objs[#objs + 1] = M.image_object(images, e)
+    else
+      io.stderr:write("cbuild: error: ", err, "\n")
+      status = 1
+    end
+  end
+  if args.format then
+    for _, o in ipairs(objs) do
+      io.stdout:write(render(o, args.format), "\n")
+    end
+  else
+    io.stdout:write(json.encode(objs, { indent = 4 }), "\n")
+  end
+  if status ~= 0 and #objs == 0 then
+    errors.raise("no such object: %s", table.concat(args.name, " "))
+  end
+  return status
 end
 
 return M
