@@ -149,12 +149,12 @@ store_init(struct cb_store *s, const char *root, unsigned flags, struct cb_error
     return -1;
   s->root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (s->root_fd < 0)
-    return cb_error_set(err, CB_E_SYS, errno, "open");
+    return cb_error_set(err, CB_E_SYS, errno, "'%s'", root);
   s->root = realpath(root, NULL);
   if (s->root == NULL)
-    return cb_error_set(err, CB_E_SYS, errno, "resolve path");
+    return cb_error_set(err, CB_E_SYS, errno, "resolve '%s'", root);
   if (!create && faccessat(s->root_fd, "oci-layout", F_OK, 0) < 0)
-    return cb_error_set(err, CB_E_SYS, errno, "not an image layout: 'oci-layout'");
+    return cb_error_set(err, CB_E_SYS, errno, "no 'oci-layout' in '%s'", root);
   /* cbuild's own directories are made even without CREATE: a layout written by skopeo or
    * umoci lacks tmp/ and the rest, and we can use it all the same */
   for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++)
@@ -183,7 +183,7 @@ cb_store_open(const char *root, unsigned flags, struct cb_error **err)
 
   s->root_fd = s->blobs_fd = s->tmp_fd = s->lock_fd = -1;
   if (store_init(s, root, flags, err) < 0) {
-    cb_error_wrap(err, "open store '%s'", root);
+    cb_error_wrap(err, "open store");
     cb_store_free(s);
     return NULL;
   }
