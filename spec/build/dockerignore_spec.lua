@@ -83,7 +83,8 @@ describe("cbuild.build.dockerignore", function()
       assert.is_true(excluded({ "**", "!util/docker/web", "util/docker/web/foo" }, "util/docker/web/foo"))
       assert.is_false(excluded({ "**", "!dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl" },
         "dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl"))
-      assert.is_false(excluded({ "**", "!dist/*.whl" }, "dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl"))
+      assert.is_false(excluded({ "**", "!dist/*.whl" },
+        "dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl"))
     end)
   end)
 
@@ -109,7 +110,8 @@ describe("cbuild.build.dockerignore", function()
     end)
 
     it("reports the pattern that decided, with its line", function()
-      local m = dockerignore.new(dockerignore.parse("# secrets\n\n*.txt\n!keep.txt\n", { file = ".dockerignore" }))
+      local text = "# secrets\n\n*.txt\n!keep.txt\n"
+      local m = dockerignore.new(dockerignore.parse(text, { file = ".dockerignore" }))
       local ex, pat = m:matches "secret.txt"
       assert.is_true(ex)
       assert.are.equal(3, pat.line)
@@ -228,7 +230,8 @@ describe("cbuild.build.dockerignore", function()
       local ok, e = pcall(dockerignore.parse, "a\n# c\n[z\n", { file = "Dockerfile.dockerignore" })
       assert.is_false(ok)
       assert.is_true(errors.is(e))
-      assert.are.equal('Dockerfile.dockerignore:3: invalid pattern "[z": syntax error in pattern', tostring(e))
+      assert.are.equal('Dockerfile.dockerignore:3: invalid pattern "[z": syntax error in pattern',
+        tostring(e))
       ok, e = pcall(dockerignore.parse, "a\n  !  \n")
       assert.is_false(ok)
       assert.are.equal('.dockerignore:2: invalid pattern "!": illegal exclusion pattern: "!"', tostring(e))
