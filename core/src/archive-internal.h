@@ -23,6 +23,9 @@ int cb__archive_error(struct cb_error **err, struct archive *a, const char *what
  * "/"), refuse ".." (CB_E_UNSAFE naming the entry).  *out ("" for the root) is the caller's. */
 int cb__tar_clean_name(const char *name, char **out, struct cb_error **err);
 
+/* Tests set this to make cb_tar_apply resolve paths by hand, as without openat2. */
+extern bool cb__apply_no_openat2;
+
 /* Map a libarchive entry to a cb_tar_type; 0 for types we do not handle (sockets). */
 enum cb_tar_type cb__tar_type_of(struct archive_entry *e);
 

@@ -105,15 +105,115 @@ struct apply {
   size_t nfixes, fixcap;
 };
 
+/* Set by tests to exercise the fallback below on kernels that have openat2. */
+bool cb__apply_no_openat2 = false;
+
+/* RESOLVE_IN_ROOT done by hand, one component at a time, for kernels before 5.6 and for
+ * valgrind (which does not know openat2): ".." never climbs above the root, and a symlink's
+ * target is walked again from the root (absolute) or from where it sits (relative). */
+static int
+resolve_walk(int root, const char *rel, uint64_t oflags)
+{
+  size_t depth = 0, cap = 16;
+  int *stack = cb__xmalloc(cap * sizeof *stack);
+  char *todo = cb__xstrdup(rel);
+  char *p = todo;
+  int links = 0, saved, fd = -1;
+
+  stack[0] = root;
+  while (*p != '\0') {
+    char *end = strchr(p, '/');
+    char *next = end ? end + 1 : p + strlen(p);
+    struct stat st;
+    if (end != NULL)
+      *end = '\0';
+    if (p[0] == '\0' || strcmp(p, ".") == 0) {
+      p = next;
+      continue;
+    }
+    if (strcmp(p, "..") == 0) {
+      if (depth > 0)
+        close(stack[depth--]);
+      p = next;
+      continue;
+    }
+    fd = openat(stack[depth], p, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &st) < 0)
+      goto fail;
+    if (S_ISLNK(st.st_mode)) {
+      char target[4096];
+      ssize_t n = readlinkat(fd, "", target, sizeof target - 1);
+      close(fd);
+      fd = -1;
+      if (n < 0)
+        goto fail;
+      if (++links > 40) {
+        errno = ELOOP;
+        goto fail;
+      }
+      target[n] = '\0';
+      if (target[0] == '/')
+        while (depth > 0)
+          close(stack[depth--]);
+      char *again = cb__xasprintf("%s/%s", target, next);
+      free(todo);
+      todo = p = again;
+      continue;
+    }
+    if (depth + 1 == cap)
+      stack = cb__xrealloc(stack, (cap *= 2) * sizeof *stack);
+    stack[++depth] = fd;
+    fd = -1;
+    p = next;
+  }
+  if (oflags & O_PATH) {
+    struct stat st;
+    if (fstat(stack[depth], &st) < 0)
+      goto fail;
+    if ((oflags & O_DIRECTORY) && !S_ISDIR(st.st_mode)) {
+      errno = ENOTDIR;
+      goto fail;
+    }
+    fd = depth > 0 ? stack[depth--] : fcntl(root, F_DUPFD_CLOEXEC, 0);
+  } else {
+    fd = openat(stack[depth], ".", (int)oflags | O_CLOEXEC);
+  }
+  saved = errno;
+  while (depth > 0)
+    close(stack[depth--]);
+  free(stack);
+  free(todo);
+  errno = saved;
+  return fd;
+fail:
+  saved = errno;
+  if (fd >= 0)
+    close(fd);
+  while (depth > 0)
+    close(stack[depth--]);
+  free(stack);
+  free(todo);
+  errno = saved;
+  return -1;
+}
+
 static int
 resolve(struct apply *ap, const char *rel, uint64_t oflags)
 {
+  static bool no_openat2;
   struct open_how how = {
     .flags = oflags | O_CLOEXEC,
     .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
   };
-  long fd = syscall(SYS_openat2, ap->root, rel[0] ? rel : ".", &how, sizeof how);
-  return (int)fd;
+  long fd;
+
+  if (!no_openat2 && !cb__apply_no_openat2) {
+    fd = syscall(SYS_openat2, ap->root, rel[0] ? rel : ".", &how, sizeof how);
+    if (fd >= 0 || errno != ENOSYS)
+      return (int)fd;
+    no_openat2 = true;
+  }
+  return resolve_walk(ap->root, rel, oflags);
 }
 
 /* An O_PATH fd on directory DIR (a clean relative name, "" = root), creating what is missing. */

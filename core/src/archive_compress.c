@@ -276,8 +276,9 @@ cb_blob_decompress(struct cb_store *s, const struct cb_digest *in, struct cb_dig
   archive_read_support_filter_bzip2(a);
   archive_read_support_format_raw(a);
   archive_read_support_format_empty(a);
+  int hr = ARCHIVE_FATAL;
   if (archive_read_open_fd(a, fd, 64 * 1024) != ARCHIVE_OK ||
-      archive_read_next_header(a, &e) < ARCHIVE_WARN) {
+      (hr = archive_read_next_header(a, &e)) < ARCHIVE_WARN) {
     cb__archive_error(err, a, "decompress blob");
     archive_read_free(a);
     close(fd);
@@ -290,7 +291,7 @@ cb_blob_decompress(struct cb_store *s, const struct cb_digest *in, struct cb_dig
     return -1;
   }
   buf = cb__xmalloc(64 * 1024);
-  for (;;) {
+  while (hr != ARCHIVE_EOF) { /* EOF: "empty" matched, the stream decompresses to nothing */
     la_ssize_t got = archive_read_data(a, buf, 64 * 1024);
     if (got < 0) {
       cb__archive_error(err, a, "decompress blob");
