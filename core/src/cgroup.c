@@ -365,9 +365,10 @@ set_cpu(struct cb_cgroup *cg, const struct cb_cgroup_limits *lim, struct cb_erro
   return 0;
 }
 
-int
-cb_cgroup_set_limits(struct cb_cgroup *cg, const struct cb_cgroup_limits *lim,
-                     struct cb_error **err)
+/* Fail before touching anything when a limit has no controller to go to. */
+static int
+check_controllers(const struct cb_cgroup *cg, const struct cb_cgroup_limits *lim,
+                  struct cb_error **err)
 {
   if (lim == NULL)
     return 0;
@@ -377,6 +378,17 @@ cb_cgroup_set_limits(struct cb_cgroup *cg, const struct cb_cgroup_limits *lim,
     return cb_error_set(err, CB_E_NOTFOUND, 0, "the cpu cgroup controller is not available");
   if (lim->pids != 0 && cg->at[C_PIDS] < 0)
     return cb_error_set(err, CB_E_NOTFOUND, 0, "the pids cgroup controller is not available");
+  return 0;
+}
+
+int
+cb_cgroup_set_limits(struct cb_cgroup *cg, const struct cb_cgroup_limits *lim,
+                     struct cb_error **err)
+{
+  if (lim == NULL)
+    return 0;
+  if (check_controllers(cg, lim, err) < 0)
+    return -1;
   if (wants_memory(lim) && set_memory(cg, lim, err) < 0)
     return cb_error_wrap(err, "set memory limit of cgroup '%s'", cg->name);
   if (wants_cpu(lim) && set_cpu(cg, lim, err) < 0)
@@ -396,6 +408,10 @@ cb_cgroup_create(const struct cb_cgroup_layout *l, const char *name,
     return NULL;
   if (cg->n == 0) {
     cb_error_set(err, CB_E_NOTFOUND, 0, "no writable cgroup hierarchy holds memory, cpu or pids");
+    cb_cgroup_free(cg);
+    return NULL;
+  }
+  if (check_controllers(cg, lim, err) < 0) {
     cb_cgroup_free(cg);
     return NULL;
   }
