@@ -177,6 +177,35 @@ finish_paths(struct cb_cgroup *cg)
   }
 }
 
+/* Forget hierarchy I (an optional tree we could not use, or one where an opened cgroup is
+ * absent); controllers that lived there become unavailable. */
+static void
+drop_dir(struct cb_cgroup *cg, size_t i)
+{
+  free(cg->d[i].mount);
+  free(cg->d[i].dir);
+  free(cg->procs[i]);
+  memmove(&cg->d[i], &cg->d[i + 1], (cg->n - i - 1) * sizeof *cg->d);
+  memmove(&cg->procs[i], &cg->procs[i + 1], (cg->n - i - 1) * sizeof *cg->procs);
+  cg->n--;
+  for (size_t k = 0; k < cg->n; k++)
+    cg->dirs[k] = cg->d[k].dir;
+  for (int c = 0; c < C_COUNT; c++)
+    if (cg->at[c] == (int)i)
+      cg->at[c] = -1;
+    else if (cg->at[c] > (int)i)
+      cg->at[c]--;
+}
+
+static bool
+holds_controller(const struct cb_cgroup *cg, size_t i)
+{
+  for (int c = 0; c < C_COUNT; c++)
+    if (cg->at[c] == (int)i)
+      return true;
+  return false;
+}
+
 /* The hierarchies a cgroup named NAME lives in: one for each used controller that is
  * available, plus the v2 tree in hybrid mode (for cgroup.kill and process tracking). */
 static struct cb_cgroup *
@@ -415,9 +444,16 @@ cb_cgroup_create(const struct cb_cgroup_layout *l, const char *name,
     cb_cgroup_free(cg);
     return NULL;
   }
-  for (size_t i = 0; i < cg->n; i++)
-    if (make_dir(cg, i, err) < 0)
+  for (size_t i = 0; i < cg->n;) {
+    if (make_dir(cg, i, err) == 0) {
+      i++;
+    } else if (!holds_controller(cg, i)) {
+      cb_error_free(err); /* hybrid's v2 tree only tracks processes: do without it */
+      drop_dir(cg, i);
+    } else {
       goto fail;
+    }
+  }
   if (cb_cgroup_set_limits(cg, lim, err) < 0)
     goto fail;
   return cg;
@@ -439,9 +475,14 @@ cb_cgroup_open(const struct cb_cgroup_layout *l, const char *name, struct cb_err
 
   if (cg == NULL)
     return NULL;
-  for (size_t i = 0; i < cg->n; i++)
-    if (stat(cg->d[i].dir, &st) == 0 && S_ISDIR(st.st_mode))
+  for (size_t i = 0; i < cg->n;) {
+    if (stat(cg->d[i].dir, &st) == 0 && S_ISDIR(st.st_mode)) {
       found++;
+      i++;
+    } else {
+      drop_dir(cg, i);
+    }
+  }
   if (found == 0) {
     cb_error_set(err, CB_E_NOTFOUND, 0, "cgroup '%s' does not exist", cg->name);
     cb_cgroup_free(cg);

@@ -296,6 +296,65 @@ out:
   free(fake);
 }
 
+/* A fake hybrid tree: v1 formats read back, absent hierarchies dropped by open, and a v2
+ * tracking tree that cannot be made is done without. */
+static void
+test_fake_hybrid(const char *tmp)
+{
+  char *fake = cb__xasprintf("%s/hybrid2", tmp);
+  char *mem = cb__xasprintf("%s/sys/fs/cgroup/memory/cbuild/h1", fake);
+  struct cb_cgroup_layout l;
+  struct cb_cgroup *cg;
+  struct cb_cgroup_stats st;
+  struct cb_cgroup_oom oom;
+  struct cb_error *err = NULL;
+  const char *const *paths;
+  size_t n;
+  bool v2 = false;
+
+  cb__mkdir_p_at(AT_FDCWD, mem, 0755, &err);
+  for (const char *const *c = (const char *const[]){ "cpu", "cpuacct", "pids", NULL }; *c; c++) {
+    char *d = cb__xasprintf("%s/sys/fs/cgroup/%s", fake, *c);
+    cb__mkdir_p_at(AT_FDCWD, d, 0755, &err);
+    free(d);
+  }
+  put(mem, "memory.usage_in_bytes", "4096\n");
+  put(mem, "memory.oom_control", "oom_kill_disable 0\nunder_oom 1\noom_kill 3\n");
+  put(mem, "memory.failcnt", "7\n");
+  put(mem, "cgroup.procs", "");
+  /* no sys/fs/cgroup/unified here: its cgroup.controllers is unreadable, mkdir there fails */
+  ok(cb_cgroup_layout_parse(&l, hybrid_mi, hybrid_pc, fake, &err) == 0 &&
+         l.mode == CB_CGROUP_HYBRID,
+     "fake hybrid: parses");
+  cg = cb_cgroup_open(&l, "cbuild/h1", &err);
+  paths = cg != NULL ? cb_cgroup_procs_paths(cg, &n) : NULL;
+  ok(cg != NULL && n == 1 && strstr(paths[0], "/memory/cbuild/h1/") != NULL,
+     "open: only the hierarchies where the cgroup exists");
+  ok(cg != NULL && cb_cgroup_stats(cg, &st, &err) == 0 && st.memory == 4096 && st.pids == -1 &&
+         st.cpu_ns == -1,
+     "v1: memory.usage_in_bytes; absent pids and cpuacct read as unknown");
+  ok(cg != NULL && cb_cgroup_oom(cg, &oom, &err) == 0 && oom.oom_kill == 3 && oom.oom == 7 &&
+         oom.under_oom,
+     "v1: memory.oom_control oom_kill and under_oom, memory.failcnt");
+  cb_cgroup_free(cg);
+
+  cg = cb_cgroup_create(&l, "h2", NULL, &err);
+  ok(cg != NULL, "create: hybrid without a usable v2 tree still works (%s)", err ? err->msg : "ok");
+  cb_error_free(&err);
+  if (cg != NULL) {
+    const char *const *dirs = cb_cgroup_dirs(cg, &n);
+    for (size_t i = 0; i < n; i++)
+      v2 = v2 || strstr(dirs[i], "/unified/") != NULL;
+    ok(n == 4 && !v2, "create: memory, cpu, cpuacct and pids trees, no v2 (%zu)", n);
+    ok(cb_cgroup_remove(cg, &err) == 0, "remove: the fake v1 dirs go");
+    cb_error_free(&err);
+    cb_cgroup_free(cg);
+  }
+  cb_cgroup_layout_release(&l);
+  free(mem);
+  free(fake);
+}
+
 /* Fork a child that waits for a byte on a pipe, then runs FN. */
 static pid_t
 spawn(int (*fn)(void), int *go)
@@ -508,6 +567,7 @@ main(void)
   test_parsers();
   test_layouts(tmp);
   test_fake_v2(tmp);
+  test_fake_hybrid(tmp);
   test_real();
   free(tmp);
   return tap_done();
