@@ -1,0 +1,379 @@
+-- The build context: a directory, its .dockerignore, and what COPY/ADD can see of it.
+--
+-- Ignored paths are invisible, as if docker had never sent them.  Sources are resolved inside
+-- the context root ("../x" and "/x" both mean <root>/x; symlinks are followed but cannot leave
+-- the root).  Content hashes never cover mtimes, so a fresh clone of a tree hashes the same;
+-- they are memoized by (path, size, mtime, ctime, inode) so an unchanged context is only
+-- stat()ed (git's index does the same).
+local digest = require "cbuild.core.digest"
+local dockerignore = require "cbuild.build.dockerignore"
+local errors = require "cbuild.errors"
+local fs = require "cbuild.core.fs"
+local sys = require "cbuild.core.sys"
+
+local M = {}
+
+local Context = {}
+Context.__index = Context
+
+local CACHE_MAGIC = "cbuild-context-hashes 1"
+local CACHE_MAX = 200000 -- entries kept across builds before untouched ones are dropped
+
+-- "a/../b", "/b", "./b/" -> "b"; the context root is ".".
+local function normalize(rel)
+  local c = dockerignore.clean("/" .. rel):sub(2)
+  return c == "" and "." or c
+end
+
+local function join(dir, name)
+  return dir == "." and name or (dir .. "/" .. name)
+end
+
+local function basename(rel)
+  return rel:match "([^/]+)$" or rel
+end
+
+local function new_context(root, patterns)
+  return setmetatable({
+    root = root,
+    patterns = patterns,
+    ignore = dockerignore.new(patterns),
+    cache = {}, -- host path -> {digest, size, mtime, mtime_ns, ctime, ctime_ns, ino}
+    touched = {}, -- host path -> true for the entries used by this build
+  }, Context)
+end
+
+--- Open the directory dir as a build context.  opts.dockerignore: path of the ignore file
+--- (default <dir>/.dockerignore, absent is fine); opts.dockerignore_text: its text instead
+--- (opts.dockerignore_name names it in messages).  Raises a user error when dir is unusable.
+function M.open(dir, opts)
+  opts = opts or {}
+  local root, msg = fs.realpath(dir)
+  if not root then
+    errors.raise("unable to prepare context: %s", msg)
+  end
+  local st = fs.stat(root)
+  if not st or st.type ~= "dir" then
+    errors.raise("unable to prepare context: '%s' is not a directory", dir)
+  end
+  local text, name = opts.dockerignore_text, opts.dockerignore_name or ".dockerignore"
+  if text == nil then
+    local path = opts.dockerignore or (root .. "/.dockerignore")
+    local data, emsg, code = fs.read_file(path)
+    if data then
+      text, name = data, basename(path)
+    elseif opts.dockerignore or code ~= "ENOENT" then
+      errors.raise("unable to read .dockerignore: %s", emsg)
+    end
+  end
+  local patterns = text and dockerignore.parse(text, { file = name }) or {}
+  return new_context(root, patterns)
+end
+
+--- The host path of a context-relative path (no resolution: callers resolve first).
+function Context:host(rel)
+  rel = normalize(rel)
+  return rel == "." and self.root or (self.root .. "/" .. rel)
+end
+
+-- Follow symlinks inside the root: returns the resolved relative path, or nil.
+function Context:_resolve(rel)
+  local host = fs.resolve_in_root(self.root, rel)
+  if not host then
+    return nil
+  end
+  if host == self.root then
+    return "."
+  end
+  return host:sub(#self.root + 2)
+end
+
+-- Would a walk of the excluded directory rel find anything that is not ignored?
+function Context:_has_visible_inside(rel)
+  if not self.ignore:may_match_inside(rel) then
+    return false
+  end
+  local items = {}
+  return self:_walk_dir(rel, items, true) > 0
+end
+
+-- One candidate path: an entry {rel=, name=, src=, type=, st=}, or nil and the pattern that
+-- excluded it (nil when it does not exist at all).
+function Context:_lookup(rel)
+  if rel == "." then
+    local st = fs.lstat(self.root)
+    return { rel = ".", name = ".", src = ".", type = "dir", st = st }
+  end
+  local resolved = self:_resolve(rel)
+  if resolved == nil then
+    return nil
+  end
+  local st = fs.lstat(self:host(resolved))
+  if not st then
+    return nil
+  end
+  for _, r in ipairs(resolved == rel and { rel } or { rel, resolved }) do
+    local ex, pat = self.ignore:matches(r)
+    if ex and not (st.type == "dir" and self:_has_visible_inside(resolved)) then
+      return nil, pat
+    end
+  end
+  return { rel = resolved, name = basename(rel), src = rel, type = st.type, st = st }
+end
+
+-- Expand wildcards segment by segment (Go's filepath.Match per segment), in byte order.
+function Context:_expand(rel, loc, instr, src)
+  local cands = { "." }
+  for seg in rel:gmatch "[^/]+" do
+    local nextc = {}
+    for _, c in ipairs(cands) do
+      if dockerignore.has_wildcards(seg) then
+        local dir = self:_resolve(c)
+        local names = dir and fs.readdir(self:host(dir))
+        for _, n in ipairs(names or {}) do
+          local ok, msg = dockerignore.match(seg, n)
+          if ok == nil then
+            errors.raise_at(loc, '%s: invalid source pattern "%s": %s', instr, src, msg)
+          end
+          if ok then
+            nextc[#nextc + 1] = join(c, n)
+          end
+        end
+      else
+        nextc[#nextc + 1] = join(c, (seg:gsub("\\(.)", "%1")))
+      end
+    end
+    cands = nextc
+  end
+  return cands
+end
+
+--- The entries one COPY/ADD source names: a list of {rel=, name=, src=, type=, st=} where rel
+--- is the path inside the context after symlinks, name the last component as written.
+--- Raises errors.raise_at(loc, '<INSTR>: "<src>" not found in build context[: excluded by
+--- FILE:LINE ("PATTERN")]') when nothing visible matches.  instr defaults to "COPY".
+function Context:select(src, loc, instr)
+  instr = instr or "COPY"
+  local rel = normalize(src)
+  local cands
+  if dockerignore.has_wildcards(rel) then
+    cands = self:_expand(rel, loc, instr, src)
+  else
+    cands = { rel }
+  end
+  local found, excluded_by = {}, nil
+  for _, c in ipairs(cands) do
+    local e, pat = self:_lookup(c)
+    if e then
+      found[#found + 1] = e
+    elseif pat and not excluded_by then
+      excluded_by = pat
+    end
+  end
+  if #found == 0 then
+    if excluded_by then
+      errors.raise_at(loc, '%s: "%s" not found in build context: excluded by %s:%d ("%s")', instr, src,
+        excluded_by.file or ".dockerignore", excluded_by.line or 0, excluded_by.pattern)
+    end
+    errors.raise_at(loc, '%s: "%s" not found in build context', instr, src)
+  end
+  return found
+end
+
+-- Append the visible entries below directory rel to items (unsorted); returns their count.
+-- With first_only, stops at the first visible entry.
+function Context:_walk_dir(rel, items, first_only)
+  local names, msg = fs.readdir(self:host(rel))
+  if not names then
+    errors.raise("build context: %s", msg)
+  end
+  local ignore = self.ignore
+  local filtering = #ignore.patterns > 0
+  local count = 0
+  for _, name in ipairs(names) do
+    local r = join(rel, name)
+    local st = fs.lstat(self.root .. "/" .. r)
+    if st then
+      local ex = filtering and ignore:matches(r)
+      if not ex then
+        items[#items + 1] = { rel = r, type = st.type, st = st }
+        count = count + 1
+        if first_only then
+          return count
+        end
+        if st.type == "dir" then
+          self:_walk_dir(r, items)
+        end
+      elseif st.type == "dir" and ignore:may_match_inside(r) then
+        -- an excluded directory that holds exceptions: present only as their parent
+        local mark = #items + 1
+        items[mark] = { rel = r, type = st.type, st = st }
+        if self:_walk_dir(r, items, first_only) > 0 then
+          count = count + 1
+          if first_only then
+            return count
+          end
+        else
+          items[mark] = nil
+        end
+      end
+    end
+  end
+  return count
+end
+
+--- Everything under relpath that is not ignored, relpath itself first: a list of {rel=,
+--- type=, st=} (st as fs.lstat gives it) in byte order of the path, so directories come
+--- before their contents.  Symlinks are entries, never followed.
+function Context:walk(relpath)
+  local rel = normalize(relpath or ".")
+  local st, msg = fs.lstat(self:host(rel))
+  if not st then
+    errors.raise("build context: %s", msg)
+  end
+  local out = { { rel = rel, type = st.type, st = st } }
+  if st.type == "dir" then
+    local items = {}
+    self:_walk_dir(rel, items)
+    table.sort(items, function(a, b)
+      return a.rel < b.rel
+    end)
+    table.move(items, 1, #items, 2, out)
+  end
+  return out
+end
+
+-- The content digest of a regular file, memoized by its stat identity.
+function Context:_file_digest(host, st)
+  local rec = self.cache[host]
+  if rec and rec.size == st.size and rec.mtime == st.mtime and rec.mtime_ns == st.mtime_ns
+    and rec.ctime == st.ctime and rec.ctime_ns == st.ctime_ns and rec.ino == st.ino then
+    self.touched[host] = true
+    return rec.digest
+  end
+  local d, size = digest.file(host)
+  if not d then
+    errors.raise("build context: %s", size)
+  end
+  -- A file changed within the timestamp granularity of its last change could change again
+  -- with the same stat ("racily clean" in git): use the digest now, never persist it.
+  local now = sys.time()
+  local racy = st.mtime + 2 >= now or st.ctime + 2 >= now
+  self.cache[host] = { digest = d, size = st.size, mtime = st.mtime, mtime_ns = st.mtime_ns,
+    ctime = st.ctime, ctime_ns = st.ctime_ns, ino = st.ino, racy = racy }
+  self.touched[host] = true
+  return d
+end
+
+--- A content hash ("sha256:<hex>") of relpath.  A regular file hashes to the digest of its
+--- bytes; a symlink to that of "symlink\0<target>"; a directory to a digest over every
+--- visible entry below it: name, type, permission bits, uid/gid as they will be written
+--- (opts.uid/opts.gid, default 0), symlink target, device numbers and file digests.  Never
+--- covers mtimes, owners on disk or inode numbers.
+function Context:hash(relpath, opts)
+  local rel = normalize(relpath or ".")
+  local uid, gid = (opts and opts.uid) or 0, (opts and opts.gid) or 0
+  local host = self:host(rel)
+  local st, msg = fs.lstat(host)
+  if not st then
+    errors.raise("build context: %s", msg)
+  end
+  if st.type == "file" then
+    return self:_file_digest(host, st)
+  elseif st.type == "symlink" then
+    return digest.sha256("symlink\0" .. st.target)
+  end
+  local h <close> = digest.new()
+  local skip = rel == "." and 0 or #rel + 1
+  for _, item in ipairs(self:walk(rel)) do
+    local s = item.st
+    local name = item.rel == rel and "." or item.rel:sub(skip + 1)
+    local extra = ""
+    if item.type == "file" then
+      extra = self:_file_digest(self.root .. "/" .. item.rel, s)
+    elseif item.type == "symlink" then
+      extra = s.target
+    elseif item.type == "char" or item.type == "block" then
+      extra = s.rdevmajor .. "," .. s.rdevminor
+    end
+    h:update(string.pack(">s4s4I4I4I4s4", name, item.type, s.mode, uid, gid, extra))
+  end
+  return (h:final())
+end
+
+local function escape(path)
+  return (path:gsub("[%%\n]", { ["%"] = "%25", ["\n"] = "%0A" }))
+end
+
+local function unescape(path)
+  return (path:gsub("%%(%x%x)", function(x)
+    return string.char(tonumber(x, 16))
+  end))
+end
+
+--- Merge the memoized file digests saved at path (absent is fine).  Returns true, or nil,
+--- msg, code when the file exists but cannot be read.
+function Context:load_cache(path)
+  local data, msg, code = fs.read_file(path)
+  if not data then
+    if code == "ENOENT" then
+      return true
+    end
+    return nil, msg, code
+  end
+  local first = true
+  for line in data:gmatch "[^\n]+" do
+    if first then
+      if line ~= CACHE_MAGIC then
+        return true -- another format: start afresh
+      end
+      first = false
+    else
+      local d, size, mt, mtn, ct, ctn, ino, p =
+        line:match "^(sha256:%x+) (%d+) (%-?%d+) (%d+) (%-?%d+) (%d+) (%d+) (.+)$"
+      if d then
+        local host = unescape(p)
+        if self.cache[host] == nil then
+          self.cache[host] = { digest = d, size = math.tointeger(tonumber(size)),
+            mtime = math.tointeger(tonumber(mt)), mtime_ns = math.tointeger(tonumber(mtn)),
+            ctime = math.tointeger(tonumber(ct)), ctime_ns = math.tointeger(tonumber(ctn)),
+            ino = math.tointeger(tonumber(ino)) }
+        end
+      end
+    end
+  end
+  return true
+end
+
+--- Write the memoized digests to path (atomically, mode 0600), creating its directory.
+--- Entries from earlier builds are kept up to a bound; racy ones are never written.
+--- Returns true or nil, msg, code.
+function Context:save_cache(path)
+  local lines, n = { CACHE_MAGIC }, 0
+  for _ in pairs(self.cache) do
+    n = n + 1
+  end
+  local keep_all = n <= CACHE_MAX
+  local hosts = {}
+  for host, rec in pairs(self.cache) do
+    if not rec.racy and (keep_all or self.touched[host]) then
+      hosts[#hosts + 1] = host
+    end
+  end
+  table.sort(hosts)
+  for _, host in ipairs(hosts) do
+    local r = self.cache[host]
+    lines[#lines + 1] = string.format("%s %d %d %d %d %d %d %s", r.digest, r.size, r.mtime,
+      r.mtime_ns, r.ctime, r.ctime_ns, r.ino, escape(host))
+  end
+  local dir = path:match "^(.*)/[^/]*$"
+  if dir and dir ~= "" then
+    local ok, msg, code = fs.mkdir_p(dir, tonumber("700", 8))
+    if not ok then
+      return nil, msg, code
+    end
+  end
+  return fs.write_file(path, table.concat(lines, "\n") .. "\n", { mode = tonumber("600", 8) })
+end
+
+return M
