@@ -972,7 +972,8 @@ function M.parse(src, opts)
   return ast
 end
 
---- Lower-case keyword -> true for every instruction BuildKit's parser knows.
-M.dispatch = dispatch
+--- The heredoc a word like "<<-'EOF'" opens ({name, expand, chomp, fd}), or nil
+-- (BuildKit's ParseHeredoc); raises on a word the shell lexer rejects.
+M.parse_heredoc = heredoc_from_word
 
 return M
