@@ -36,5 +36,6 @@ LCB_EXPORT int luaopen_cbuild_core_store(lua_State *L);
 LCB_EXPORT int luaopen_cbuild_core_archive(lua_State *L);
 LCB_EXPORT int luaopen_cbuild_core_fs(lua_State *L);
 LCB_EXPORT int luaopen_cbuild_core_sys(lua_State *L);
+LCB_EXPORT int luaopen_cbuild_core_cgroup(lua_State *L);
 
 #endif

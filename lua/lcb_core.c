@@ -4,10 +4,11 @@
 #include <stdio.h>
 
 static const luaL_Reg submodules[] = {
-  {"digest", luaopen_cbuild_core_digest}, {"json", luaopen_cbuild_core_json},
-  {"store", luaopen_cbuild_core_store},   {"archive", luaopen_cbuild_core_archive},
-  {"fs", luaopen_cbuild_core_fs},         {"sys", luaopen_cbuild_core_sys},
-  {NULL, NULL}};
+  { "digest", luaopen_cbuild_core_digest }, { "json", luaopen_cbuild_core_json },
+  { "store", luaopen_cbuild_core_store },   { "archive", luaopen_cbuild_core_archive },
+  { "fs", luaopen_cbuild_core_fs },         { "sys", luaopen_cbuild_core_sys },
+  { "cgroup", luaopen_cbuild_core_cgroup }, { NULL, NULL }
+};
 
 int
 luaopen_cbuild_core(lua_State *L)

@@ -16,15 +16,15 @@
 
 #include "lcb.h"
 
-static const luaL_Reg preloads[] = {
-  {"cbuild.core", luaopen_cbuild_core},
-  {"cbuild.core.digest", luaopen_cbuild_core_digest},
-  {"cbuild.core.json", luaopen_cbuild_core_json},
-  {"cbuild.core.store", luaopen_cbuild_core_store},
-  {"cbuild.core.archive", luaopen_cbuild_core_archive},
-  {"cbuild.core.fs", luaopen_cbuild_core_fs},
-  {"cbuild.core.sys", luaopen_cbuild_core_sys},
-  {NULL, NULL}};
+static const luaL_Reg preloads[] = { { "cbuild.core", luaopen_cbuild_core },
+                                     { "cbuild.core.digest", luaopen_cbuild_core_digest },
+                                     { "cbuild.core.json", luaopen_cbuild_core_json },
+                                     { "cbuild.core.store", luaopen_cbuild_core_store },
+                                     { "cbuild.core.archive", luaopen_cbuild_core_archive },
+                                     { "cbuild.core.fs", luaopen_cbuild_core_fs },
+                                     { "cbuild.core.sys", luaopen_cbuild_core_sys },
+                                     { "cbuild.core.cgroup", luaopen_cbuild_core_cgroup },
+                                     { NULL, NULL } };
 
 static int
 file_exists(const char *dir, const char *rel)

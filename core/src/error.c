@@ -71,27 +71,47 @@ cb_error_code(const struct cb_error *e)
   switch (e->kind) {
   case CB_E_SYS:
     switch (e->errnum) {
-    case ENOENT: return "ENOENT";
-    case EEXIST: return "EEXIST";
-    case EACCES: return "EACCES";
-    case EPERM: return "EPERM";
-    case ENOSPC: return "ENOSPC";
-    case ENOTDIR: return "ENOTDIR";
-    case EISDIR: return "EISDIR";
-    case EINTR: return "EINTR";
-    case ENOMEM: return "ENOMEM";
-    case EXDEV: return "EXDEV";
-    case EBUSY: return "EBUSY";
-    case ENOTEMPTY: return "ENOTEMPTY";
-    case ELOOP: return "ELOOP";
-    case EINVAL: return "EINVAL";
-    default: return "ESYS";
+    case ENOENT:
+      return "ENOENT";
+    case EEXIST:
+      return "EEXIST";
+    case EACCES:
+      return "EACCES";
+    case EPERM:
+      return "EPERM";
+    case ENOSPC:
+      return "ENOSPC";
+    case ENOTDIR:
+      return "ENOTDIR";
+    case EISDIR:
+      return "EISDIR";
+    case EINTR:
+      return "EINTR";
+    case ENOMEM:
+      return "ENOMEM";
+    case EXDEV:
+      return "EXDEV";
+    case EBUSY:
+      return "EBUSY";
+    case ENOTEMPTY:
+      return "ENOTEMPTY";
+    case ELOOP:
+      return "ELOOP";
+    case EINVAL:
+      return "EINVAL";
+    default:
+      return "ESYS";
     }
-  case CB_E_INVALID: return "EINVAL";
-  case CB_E_DIGEST: return "EDIGEST";
-  case CB_E_NOTFOUND: return "ENOTFOUND";
-  case CB_E_HTTP: return "EHTTP";
-  case CB_E_UNSAFE: return "EUNSAFE";
+  case CB_E_INVALID:
+    return "EINVAL";
+  case CB_E_DIGEST:
+    return "EDIGEST";
+  case CB_E_NOTFOUND:
+    return "ENOTFOUND";
+  case CB_E_HTTP:
+    return "EHTTP";
+  case CB_E_UNSAFE:
+    return "EUNSAFE";
   }
   return "EUNKNOWN";
 }

@@ -1,6 +1,7 @@
 /*
- * Internal helpers shared by the files of core/src: allocation that aborts on OOM, cleanup attributes,
- * retrying I/O, and temp files that vanish unless kept.  Not part of the public API (cb__).
+ * Internal helpers shared by the files of core/src: allocation that aborts on OOM, cleanup
+ * attributes, retrying I/O, and temp files that vanish unless kept.  Not part of the public API
+ * (cb__).
  */
 #ifndef CBUILD_UTIL_H
 #define CBUILD_UTIL_H
@@ -22,7 +23,7 @@ char *cb__xasprintf(const char *fmt, ...) CB_PRINTF(1, 2);
 
 void cb__freep(void *pp);
 void cb__closep(int *fdp);
-#define cb_autofree __attribute__((cleanup(cb__freep)))
+#define cb_autofree  __attribute__((cleanup(cb__freep)))
 #define cb_autoclose __attribute__((cleanup(cb__closep)))
 
 /* Return *fdp and set it to -1: ownership moves to the caller (crun's get_and_reset). */
@@ -61,7 +62,10 @@ struct cb_tmpfile {
   char name[64];
   bool keep;
 };
-#define CB_TMPFILE_INIT {.dirfd = -1, .fd = -1, .name = "", .keep = false}
+#define CB_TMPFILE_INIT                                                                            \
+  {                                                                                                \
+    .dirfd = -1, .fd = -1, .name = "", .keep = false                                               \
+  }
 int cb_tmpfile_open(struct cb_tmpfile *t, int dirfd, struct cb_error **err);
 void cb_tmpfile_release(struct cb_tmpfile *t);
 #define cb_autotmp __attribute__((cleanup(cb_tmpfile_release)))

@@ -7,7 +7,7 @@
 #ifndef CBUILD_COMMON_H
 #define CBUILD_COMMON_H
 
-#define CB_API __attribute__((visibility("default")))
+#define CB_API               __attribute__((visibility("default")))
 #define CB_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
 
 #endif

@@ -12,12 +12,12 @@
 #include "cbuild/common.h"
 
 enum cb_errkind {
-  CB_E_SYS = 1, /* a syscall failed; errnum holds errno */
-  CB_E_INVALID, /* malformed tar, JSON, manifest or reference */
-  CB_E_DIGEST,  /* bytes did not hash to the expected digest */
+  CB_E_SYS = 1,  /* a syscall failed; errnum holds errno */
+  CB_E_INVALID,  /* malformed tar, JSON, manifest or reference */
+  CB_E_DIGEST,   /* bytes did not hash to the expected digest */
   CB_E_NOTFOUND, /* blob, manifest or tag is absent */
-  CB_E_HTTP,    /* registry answered with an error status */
-  CB_E_UNSAFE,  /* a path tried to leave its root */
+  CB_E_HTTP,     /* registry answered with an error status */
+  CB_E_UNSAFE,   /* a path tried to leave its root */
 };
 
 struct cb_error {
