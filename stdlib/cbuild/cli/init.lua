@@ -47,7 +47,7 @@ local function build_parser(modules)
     :add_help_command(false)
     :help_max_width(100)
   parser:option("--root", "Store directory (default /var/lib/cbuild as root; $CBUILD_ROOT).")
-  parser:flag("--debug", "Show Lua tracebacks for every error.")
+  parser:flag("--debug", "Show Lua tracebacks for every error."):target "global_debug"
   parser:flag("-v --version", "Print the version and exit.")
   parser:command_target("verb")
   parser:require_command(false)
@@ -96,7 +96,7 @@ function M.main(argv)
     io.stdout:write(parser:get_help(), "\n")
     return 0
   end
-  local verbose = args.debug or os.getenv "CBUILD_DEBUG" == "1"
+  local verbose = args.global_debug or os.getenv "CBUILD_DEBUG" == "1"
   local ctx = setmetatable({ root = args.root or default_root(), debug = verbose }, Context)
   local status
   local ran, err = xpcall(function()
