@@ -171,7 +171,7 @@ parse_entry(lua_State *L, int idx, struct parsed *p)
                     : e->type == CB_TAR_SYMLINK ? 0777
                                                 : 0644);
   if (e->mode > 07777)
-    luaL_error(L, "entry '%s': mode %o has more than permission bits", e->name, e->mode);
+    luaL_error(L, "entry '%s': mode has more than permission bits (07777)", e->name);
   e->uid = lcb_optintfield(L, idx, "uid", 0);
   e->gid = lcb_optintfield(L, idx, "gid", 0);
   if (e->uid < 0 || e->gid < 0)
