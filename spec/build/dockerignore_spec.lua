@@ -75,6 +75,15 @@ describe("cbuild.build.dockerignore", function()
         local m = dockerignore.new { c[1] }
         assert.are.equal(c[3] == "exact", m.patterns[1]:match(c[2]), "exact match")
         assert.are.equal(c[3] ~= "fail", (m:matches(c[2])), "match or parent match")
+        -- MatchesUsingParentResults: walk down from the top with each parent's results
+        local path = dockerignore.clean(c[2])
+        local info
+        for sl in path:gmatch "()/" do
+          if sl > 1 then
+            _, _, info = m:matches_walk(path:sub(1, sl - 1), info)
+          end
+        end
+        assert.are.equal(c[3] ~= "fail", (m:matches_walk(path, info)), "using parent results")
       end)
     end
 

@@ -182,7 +182,7 @@ end
 
 -- Append the visible entries below directory rel to items (unsorted); returns their count.
 -- With first_only, stops at the first visible entry.
-function Context:_walk_dir(rel, items, first_only)
+function Context:_walk_dir(rel, items, first_only, pinfo)
   local names, msg = fs.readdir(self:host(rel))
   if not names then
     errors.raise("build context: %s", msg)
@@ -194,7 +194,10 @@ function Context:_walk_dir(rel, items, first_only)
     local r = join(rel, name)
     local st = fs.lstat(self.root .. "/" .. r)
     if st then
-      local ex = filtering and ignore:matches(r)
+      local ex, info = false, nil
+      if filtering then
+        ex, _, info = ignore:matches_walk(r, pinfo)
+      end
       if not ex then
         items[#items + 1] = { rel = r, type = st.type, st = st }
         count = count + 1
@@ -202,13 +205,13 @@ function Context:_walk_dir(rel, items, first_only)
           return count
         end
         if st.type == "dir" then
-          self:_walk_dir(r, items)
+          self:_walk_dir(r, items, false, info)
         end
       elseif st.type == "dir" and ignore:may_match_inside(r) then
         -- an excluded directory that holds exceptions: present only as their parent
         local mark = #items + 1
         items[mark] = { rel = r, type = st.type, st = st }
-        if self:_walk_dir(r, items, first_only) > 0 then
+        if self:_walk_dir(r, items, first_only, info) > 0 then
           count = count + 1
           if first_only then
             return count

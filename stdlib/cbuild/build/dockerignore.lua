@@ -325,6 +325,10 @@ local function make_pattern(p, line, file)
     if pat.toks == nil then
       return nil, "syntax error in pattern"
     end
+    local last = pat.toks[#pat.toks]
+    if last.kind == "lit" then
+      pat.tail = last.s -- quick reject: a match must end with this literal
+    end
   end
   return pat
 end
@@ -343,6 +347,10 @@ function Pattern:match(path)
       return true
     end
     return suffix:sub(1, 1) == "/" and path == suffix:sub(2)
+  end
+  local tail = self.tail
+  if tail and path:sub(-#tail) ~= tail then
+    return false
   end
   return match_at(self.toks, 1, path, 1)
 end
@@ -457,6 +465,39 @@ function Matcher:matches(relpath)
     end
   end
   return matched, matched and decider or nil
+end
+
+--- matches() for a walk (patternmatcher.MatchesUsingParentResults): info is what this call
+--- returned for the parent directory (nil at the top), so parents are not matched again.
+--- Returns excluded, the deciding pattern, and the info to pass for this path's children.
+function Matcher:matches_walk(relpath, parent_info)
+  local info, matched, decider = {}, false, nil
+  for i, p in ipairs(self.patterns) do
+    local m = parent_info ~= nil and parent_info[i]
+    if not m and p.exclusion == matched then
+      m = p:match(relpath)
+      if not m and parent_info == nil then -- no parent results: try every parent (Go does too)
+        local pos = 1
+        while true do
+          local sl = relpath:find("/", pos, true)
+          if sl == nil then
+            break
+          end
+          if p:match(relpath:sub(1, sl - 1)) then
+            m = true
+            break
+          end
+          pos = sl + 1
+        end
+      end
+    end
+    info[i] = m and true or false
+    if m then
+      matched = not p.exclusion
+      decider = p
+    end
+  end
+  return matched, matched and decider or nil, info
 end
 
 -- Could the exception pattern match something below dir?  Literal leading segments must
