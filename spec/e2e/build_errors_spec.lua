@@ -75,7 +75,7 @@ describe("build errors", function()
     assert.are.equal(0, status, err)
     local ctx = h.tmpdir "ctx"
     h.write(ctx .. "/Dockerfile", "FROM scratch\n")
-    status, _, err = h.cbuild(root, "build -t UPPER/case " .. q(ctx))
+    status, _, err = h.cbuild(root, "build -t MyImage " .. q(ctx))
     assert.are.equal(1, status)
     assert.matches("must be lowercase", err, 1, true)
   end)

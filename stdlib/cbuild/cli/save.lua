@@ -79,7 +79,7 @@ local function save_docker(w, list, algo, level)
     end
     local tags = json.array {}
     if it.ref then
-      tags[1] = it.ref:familiar_name() .. ":" .. (it.ref.tag or "latest")
+      tags[1] = it.ref:full() -- fully qualified: podman reads a short name as localhost/NAME
     end
     manifest[#manifest + 1] = { Config = cfgname, RepoTags = tags, Layers = layers }
   end
