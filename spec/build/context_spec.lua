@@ -154,6 +154,43 @@ describe("cbuild.build.context", function()
     end)
   end)
 
+  describe("open_tar", function()
+    it("extracts a tarball (plain or gzip) into a temporary context, removed on close", function()
+      mktree(dir, { ["src/Dockerfile"] = "FROM scratch\n", ["src/app/x"] = "x",
+        ["src/skip.log"] = "l", ["src/.dockerignore"] = "*.log\n" })
+      assert(os.execute(string.format("tar -C %q -cf %q . && tar -C %q -czf %q .", dir .. "/src",
+        dir .. "/ctx.tar", dir .. "/src", dir .. "/ctx.tgz")))
+      for _, name in ipairs { "ctx.tar", "ctx.tgz" } do
+        local ctx = context.open_tar(dir .. "/" .. name, { tmpdir = dir })
+        assert.are.same({ ".", ".dockerignore", "Dockerfile", "app", "app/x" }, rels(ctx:walk "."))
+        assert.are.equal("x", fs.read_file(ctx.root .. "/app/x"))
+        assert.are.equal(context.open(dir .. "/src"):hash ".", ctx:hash ".")
+        local tmp = ctx.tmp
+        ctx:close()
+        assert.is_false(fs.exists(tmp))
+        ctx:close()
+      end
+      raises(context.open_tar, dir .. "/src/app/x", { tmpdir = dir })
+      assert.are.same({ "ctx.tar", "ctx.tgz", "src" }, fs.readdir(dir)) -- nothing left over
+    end)
+
+    it("reads the tarball from standard input with '-'", function()
+      mktree(dir, { ["src/f"] = "from stdin" })
+      assert(os.execute(string.format("tar -C %q -cf %q .", dir .. "/src", dir .. "/ctx.tar")))
+      assert(fs.write_file(dir .. "/child.lua", string.format([[
+        local ctx = require("cbuild.build.context").open_tar("-", { tmpdir = %q })
+        io.write(require("cbuild.core.fs").read_file(ctx.root .. "/f"))
+        ctx:close()
+      ]], dir)))
+      local cmd = string.format("LUA_PATH=%q LUA_CPATH=%q lua5.4 %q < %q", package.path, package.cpath,
+        dir .. "/child.lua", dir .. "/ctx.tar")
+      local p = assert(io.popen(cmd))
+      local out = p:read "a"
+      assert.is_true(p:close())
+      assert.are.equal("from stdin", out)
+    end)
+  end)
+
   describe("walk", function()
     it("lists everything visible in byte order of the path, root first", function()
       mktree(dir, {

@@ -70,6 +70,61 @@ function M.open(dir, opts)
   return new_context(root, patterns)
 end
 
+--- A context from a tarball (docker build - < ctx.tar, or a path): path_or_stdin is a file
+--- path or "-" for standard input; it may be plain or compressed (gzip, zstd, ...).  It is
+--- extracted into a private temporary directory (opts.tmpdir, default /tmp) that ctx:close()
+--- removes (also on garbage collection).  opts as for open; the default .dockerignore is the
+--- one inside the archive.
+function M.open_tar(path_or_stdin, opts)
+  local archive = require "cbuild.core.archive"
+  opts = opts or {}
+  local base = (opts.tmpdir or "/tmp") .. "/cbuild-context-"
+  local tmp, msg = fs.mkdtemp(base)
+  if not tmp then
+    errors.raise("unable to prepare context: %s", msg)
+  end
+  local ok, err = pcall(function()
+    local src = path_or_stdin
+    if src == "-" then
+      src = tmp .. "/stdin.tar"
+      local out = assert(io.open(src, "wb"))
+      while true do
+        local chunk = io.stdin:read(1 << 20)
+        if chunk == nil then
+          break
+        end
+        out:write(chunk)
+      end
+      out:close()
+    end
+    assert(fs.mkdir_p(tmp .. "/context", tonumber("755", 8)))
+    local done, amsg = archive.apply(src, tmp .. "/context", { whiteouts = false })
+    if not done then
+      errors.raise("unable to prepare context: %s", amsg)
+    end
+    if src ~= path_or_stdin then
+      fs.unlink(src)
+    end
+  end)
+  if not ok then
+    fs.rm_rf(tmp)
+    error(err, 0)
+  end
+  local ctx = M.open(tmp .. "/context", opts)
+  ctx.tmp = tmp
+  return ctx
+end
+
+--- Remove what the context owns (the extracted tarball); safe to call twice.
+function Context:close()
+  if self.tmp then
+    fs.rm_rf(self.tmp)
+    self.tmp = nil
+  end
+end
+Context.__close = Context.close
+Context.__gc = Context.close
+
 --- The host path of a context-relative path (no resolution: callers resolve first).
 function Context:host(rel)
   rel = normalize(rel)
