@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <locale.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -203,6 +205,22 @@ write_stream(struct cb_tar_writer *w, int fd, struct cb_tar_reader *r, uint64_t 
   return 0;
 }
 
+static locale_t utf8_loc;
+static pthread_once_t utf8_once = PTHREAD_ONCE_INIT;
+
+static void
+utf8_locale_init(void)
+{
+  utf8_loc = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0); /* 0 when absent: then as is */
+}
+
+static locale_t
+utf8_locale(void)
+{
+  pthread_once(&utf8_once, utf8_locale_init);
+  return utf8_loc;
+}
+
 static int
 writer_add(struct cb_tar_writer *w, const struct cb_tar_entry *e, const char *name,
            struct cb_error **err)
@@ -258,7 +276,14 @@ writer_add(struct cb_tar_writer *w, const struct cb_tar_entry *e, const char *na
   for (size_t i = 0; i < e->nxattrs; i++)
     archive_entry_xattr_add_entry(ae, e->xattrs[i].name, e->xattrs[i].value, e->xattrs[i].len);
 
+  /* names are UTF-8 whatever the process locale: write them as a UTF-8 PAX path, as Go's tar
+   * does, rather than as hdrcharset=BINARY */
+  locale_t old = (locale_t)0;
+  if (utf8_locale() != (locale_t)0)
+    old = uselocale(utf8_locale());
   r = archive_write_header(w->a, ae);
+  if (old != (locale_t)0)
+    uselocale(old);
   if (r < ARCHIVE_WARN)
     return writer_fail(w, err, "write tar header");
   if (size == 0)

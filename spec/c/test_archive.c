@@ -174,6 +174,28 @@ test_layer(struct cb_store *s)
 }
 
 static void
+test_utf8_names(struct cb_store *s)
+{
+  struct cb_error *err = NULL;
+  struct cb_tar_writer *w = cb_tar_writer_new_layer(s, &err);
+  struct cb_tar_entry e = { .name = "caf\xc3\xa9/na\xc3\xafve.txt", .type = CB_TAR_FILE };
+  struct cb_digest d;
+  char *path, *cmd = NULL;
+
+  ok(w != NULL && check(cb_tar_writer_add(w, &e, &err), &err, "add") &&
+         check(cb_tar_writer_finish(w, &d, NULL, &err), &err, "finish"),
+     "layer with a UTF-8 name");
+  path = cb_store_blob_path(s, &d);
+  if (asprintf(&cmd,
+               "! grep -a -q hdrcharset %s && tar -tf %s | grep -qx 'caf\xc3\xa9/na\xc3\xafve.txt'",
+               path, path) < 0)
+    abort();
+  ok(system(cmd) == 0, "UTF-8 name as a PAX path, without hdrcharset=BINARY");
+  free(cmd);
+  free(path);
+}
+
+static void
 test_writer_misuse(struct cb_store *s)
 {
   struct cb_error *err = NULL;
@@ -183,13 +205,14 @@ test_writer_misuse(struct cb_store *s)
     .name = "x", .type = CB_TAR_FILE, .src = CB_TAR_SRC_PATH, .src_path = "/nonexistent/x"
   };
 
-  ok(cb_tar_writer_add(w, &bad, &err) < 0 && err->kind == CB_E_UNSAFE, "'..' is refused: %s",
-     err ? err->msg : "");
+  int r = cb_tar_writer_add(w, &bad, &err);
+  ok(r < 0 && err->kind == CB_E_UNSAFE, "'..' is refused: %s", err ? err->msg : "");
   cb_error_free(&err);
   cb_tar_writer_abort(w);
   w = cb_tar_writer_new_layer(s, &err);
-  ok(cb_tar_writer_add(w, &missing, &err) < 0 && strcmp(cb_error_code(err), "ENOENT") == 0,
-     "missing source is ENOENT: %s", err ? err->msg : "");
+  r = cb_tar_writer_add(w, &missing, &err);
+  ok(r < 0 && strcmp(cb_error_code(err), "ENOENT") == 0, "missing source is ENOENT: %s",
+     err ? err->msg : "");
   cb_error_free(&err);
   cb_tar_writer_abort(w);
 }
@@ -243,6 +266,7 @@ main(void)
     return tap_done();
   }
   test_layer(s);
+  test_utf8_names(s);
   test_writer_misuse(s);
   test_detect();
   cb_store_free(s);
