@@ -230,11 +230,22 @@ has_magic(const unsigned char *b, size_t n, const char *magic, size_t len)
   return n >= len && memcmp(b, magic, len) == 0;
 }
 
+/* gzip, zstd, xz or bzip2 (with its block magic, so a tar whose first name starts "BZh" is not) */
+static bool
+compressed(const unsigned char *b, size_t n)
+{
+  static const char xz[] = { '\xfd', '7', 'z', 'X', 'Z', '\0' };
+  return has_magic(b, n, "\x1f\x8b", 2) || has_magic(b, n, "\x28\xb5\x2f\xfd", 4) ||
+         has_magic(b, n, xz, sizeof xz) ||
+         (n >= 10 && has_magic(b, n, "BZh", 3) && b[3] >= '1' && b[3] <= '9' &&
+          memcmp(b + 4, "\x31\x41\x59\x26\x53\x59", 6) == 0);
+}
+
 int
 cb_blob_decompress(struct cb_store *s, const struct cb_digest *in, struct cb_digest *out,
                    uint64_t *size, struct cb_error **err)
 {
-  unsigned char head[6];
+  unsigned char head[10];
   ssize_t n;
   int fd = cb_store_open_blob(s, in, err);
   struct archive *a;
@@ -250,13 +261,7 @@ cb_blob_decompress(struct cb_store *s, const struct cb_digest *in, struct cb_dig
     close(fd);
     return -1;
   }
-  if (!has_magic(head, (size_t)n, "\x1f\x8b", 2) &&
-      !has_magic(head, (size_t)n, "\x28\xb5\x2f\xfd", 4) &&
-      !has_magic(head, (size_t)n,
-                 "\xfd"
-                 "7zXZ\0",
-                 6) &&
-      !has_magic(head, (size_t)n, "BZh", 3)) {
+  if (!compressed(head, (size_t)n)) {
     struct stat st;
     int r = fstat(fd, &st);
     close(fd);

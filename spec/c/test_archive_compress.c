@@ -118,6 +118,13 @@ main(void)
   free(cmd);
   free(op);
 
+  struct cb_digest fake;
+  ok(cb_store_put(s, "BZh9 not bzip2 at all", 21, &fake, &err) == 0 &&
+         cb_blob_decompress(s, &fake, &back, NULL, &err) == 0 &&
+         memcmp(&back, &fake, sizeof back) == 0,
+     "a plain blob that starts like bzip2 is left alone");
+  cb_error_free(&err);
+
   ok(cb_blob_compress(s, &orig, CB_COMPRESS_GZIP, 99, &back, NULL, &err) < 0,
      "a bad level is an error: %s", err ? err->msg : "");
   cb_error_free(&err);
