@@ -13,8 +13,8 @@ describe("kill -9 during a build", function()
     h.ok(string.format("cd %s && for i in 1 2 3 4; do head -c 16M /dev/urandom > f$i; done", q(ctx)))
     h.write(ctx .. "/Dockerfile", "FROM scratch\nCOPY . /data/\nCMD [\"/x\"]\n")
     for _, delay in ipairs { "0.05", "0.15", "0.3", "0.5" } do
-      h.sh(string.format("cd %s && (CBUILD_ROOT=%s %s build -t crash %s >/dev/null 2>&1 & pid=$!; sleep %s; kill -9 $pid; wait $pid) ",
-        q(h.src), q(root), q(h.bin), q(ctx), delay))
+      h.sh(string.format("cd %s && (CBUILD_ROOT=%s %s build -t crash %s >/dev/null 2>&1 & pid=$!; "
+        .. "sleep %s; kill -9 $pid; wait $pid)", q(h.src), q(root), q(h.bin), q(ctx), delay))
       assert.are.same({}, h.bad_blobs(root))
       local status, _, err = h.cbuild(root, "images")
       assert.are.equal(0, status, err)

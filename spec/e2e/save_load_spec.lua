@@ -49,7 +49,8 @@ describe("save, load and import", function()
     h.ok("podman import -q " .. q(tgz) .. " localhost/cbuild-spec:bb >/dev/null")
     for _, fmt in ipairs { "docker-archive", "oci-archive" } do
       local ptar = dir .. "/podman-" .. fmt .. ".tar"
-      h.ok("rm -f " .. q(ptar) .. " && podman save -q --format " .. fmt .. " -o " .. q(ptar) .. " localhost/cbuild-spec:bb")
+      h.ok("rm -f " .. q(ptar) .. " && podman save -q --format " .. fmt .. " -o " .. q(ptar)
+        .. " localhost/cbuild-spec:bb")
       local status, out, err = h.cbuild(root, "load -i " .. q(ptar))
       assert.are.equal(0, status, fmt .. ": " .. out .. err)
       assert.matches("Loaded image", out, 1, true)
@@ -87,8 +88,8 @@ describe("save, load and import", function()
     local tar = dir .. "/bad.tar"
     assert.are.equal(0, (h.cbuild(root, "save -o " .. q(tar) .. " local/bb:bad")))
     local x = h.tmpdir "x"
-    h.ok(string.format("cd %s && tar -xf %s && f=$(ls */layer.tar) && echo junk > junk && tar -rf $f junk && tar -cf %s/bad2.tar *",
-      q(x), q(tar), q(dir)))
+    h.ok(string.format("cd %s && tar -xf %s && f=$(ls */layer.tar) && echo junk > junk && tar -rf $f junk"
+      .. " && tar -cf %s/bad2.tar *", q(x), q(tar), q(dir)))
     local r2 = h.tmpdir "root3"
     local status, _, err = h.cbuild(r2, "load -i " .. q(dir .. "/bad2.tar"))
     assert.are.equal(1, status)

@@ -126,7 +126,8 @@ function M.run(args, ctx)
     resolve_image = function(image, loc)
       local e = images:lookup(image)
       if not e then
-        errors.raise_at(loc, "FROM: image %q not found in the local store (try `cbuild pull` or `cbuild import`)", image)
+        errors.raise_at(loc, "FROM: image %q not found in the local store (try `cbuild pull` or `cbuild import`)",
+          image)
       end
       local img = images:image(e.digest)
       e.ref_display = image

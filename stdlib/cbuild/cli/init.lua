@@ -89,7 +89,6 @@ function M.main(argv)
     return 125
   end
   if args.version then
-    argv = { "version" }
     args = { verb = "version", version = true }
   end
   if not args.verb then

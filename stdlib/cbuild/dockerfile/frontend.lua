@@ -164,7 +164,7 @@ function dispatch.USER(self, instr)
   self:set(instr, { User = user }, "USER " .. user)
 end
 
-local function expand_ports(self, instr, spec)
+local function expand_ports(instr, spec)
   local port, proto = spec:match "^([^/]+)/?(.*)$"
   proto = (proto == "" and "tcp" or proto):lower()
   if proto ~= "tcp" and proto ~= "udp" and proto ~= "sctp" then
@@ -192,7 +192,7 @@ function dispatch.EXPOSE(self, instr)
   local words = {}
   for _, raw in ipairs(instr.ports) do
     local spec = expand(raw, vars, instr.loc, self.escape)
-    for _, p in ipairs(expand_ports(self, instr, spec)) do
+    for _, p in ipairs(expand_ports(instr, spec)) do
       ports[p] = json.object {}
       words[#words + 1] = p
     end
