@@ -134,7 +134,7 @@ function M.plan(self, st, parent)
       archives[#archives + 1] = { path = host, prefix = tar_name(dest) }
       key_parts[#key_parts + 1] = { "extract", tar_name(dest), ctx:hash(m.rel) }
     else
-      local target = dest_is_dir and M.clean(dest .. "/" .. basename(m.rel)) or dest
+      local target = dest_is_dir and M.clean(dest .. "/" .. basename(m.name or m.rel)) or dest
       add_parents(target)
       add(entry_from_stat(self, a, m.st, tar_name(target), host),
         m.type == "file" and ctx:hash(m.rel) or nil)
