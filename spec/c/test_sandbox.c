@@ -455,6 +455,74 @@ test_overlay(const char *tmp)
 }
 
 static void
+test_modes(void)
+{
+  struct cb_sandbox_config cfg;
+  struct result r;
+  const char *argv[] = { "sh", "-c", "touch /x 2>/dev/null || echo ro; touch /tmp/x && echo tmp",
+                         NULL };
+  const char *argv2[] = { "sh", "-c",
+                          "grep CapBnd /proc/self/status | tr -d '\\t'; "
+                          "grep NoNewPrivs /proc/self/status | tr -d '\\t'; "
+                          "touch /sys/x 2>/dev/null || echo sys-ro",
+                          NULL };
+  struct cb_sandbox_mount tmpfs = { .type = CB_SANDBOX_TMPFS, .target = "/tmp" };
+
+  cb_sandbox_config_init(&cfg);
+  cfg.argv = argv;
+  cfg.readonly_rootfs = true;
+  cfg.mounts = &tmpfs;
+  cfg.nmounts = 1;
+  run(&cfg, &r);
+  ok(strcmp(r.out, "ro\ntmp\n") == 0, "read-only rootfs with a writable tmpfs (%s)", r.out);
+  cb_sandbox_config_init(&cfg);
+  cfg.argv = argv2;
+  cfg.privileged = true;
+  run(&cfg, &r);
+  ok(strncmp(r.out, "CapBnd:000001fffeffffff\nNoNewPrivs:0\nsys-ro\n", 40) == 0 ||
+         (strstr(r.out, "a80425fb") == NULL && strstr(r.out, "NoNewPrivs:0") != NULL),
+     "privileged keeps every capability and no_new_privs off (%s)", r.out);
+}
+
+static void
+test_pty(void)
+{
+  struct cb_sandbox_config cfg;
+  struct cb_sandbox_status st;
+  struct cb_error *err = NULL;
+  struct cb_sandbox *sb;
+  const char *argv[] = { "sh", "-c", "test -t 0 && echo tty; cut -d' ' -f6,7 /proc/self/stat",
+                         NULL };
+  char buf[256];
+  size_t len = 0;
+  ssize_t n;
+  int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC), slave;
+
+  ok(master >= 0 && grantpt(master) == 0 && unlockpt(master) == 0, "open a pty");
+  slave = open(ptsname(master), O_RDWR | O_NOCTTY | O_CLOEXEC);
+  cb_sandbox_config_init(&cfg);
+  cfg.rootfs = rootfs;
+  cfg.argv = argv;
+  cfg.stdio[0] = cfg.stdio[1] = cfg.stdio[2] = slave;
+  cfg.ctty = true;
+  sb = cb_sandbox_spawn(&cfg, &err);
+  close(slave);
+  ok(sb != NULL, "spawn on a pty (%s)", err != NULL ? err->msg : "");
+  cb_error_free(&err);
+  if (sb == NULL)
+    return;
+  ok(cb_sandbox_wait(sb, false, &st, &err) == 1 && st.code == 0, "wait");
+  while (len < sizeof buf - 1 && (n = read(master, buf + len, sizeof buf - 1 - len)) > 0)
+    len += (size_t)n;
+  buf[len] = '\0';
+  /* "tty", then the session id (1: the init leads its session) and a non-zero tty_nr */
+  ok(strncmp(buf, "tty\r\n1 ", 7) == 0 && strncmp(buf + 7, "0\r", 2) != 0,
+     "the pty slave is the controlling terminal of a new session (%s)", buf);
+  cb_sandbox_free(sb);
+  close(master);
+}
+
+static void
 test_speed(void)
 {
   struct cb_sandbox_config cfg;
@@ -515,6 +583,8 @@ main(void)
   test_setup_error();
   test_caps_list();
   test_overlay(tmp);
+  test_modes();
+  test_pty();
   test_speed();
   ok(!mounted_below(tmp), "no mount left below %s", tmp);
   free(rootfs);
