@@ -112,6 +112,92 @@ lsys_umask(lua_State *L)
   return 1;
 }
 
+/* sys.pipe() -> rfd, wfd (both close-on-exec) | nil, msg, code */
+static int
+lsys_pipe(lua_State *L)
+{
+  int fds[2];
+  struct cb_error *err = NULL;
+  if (cb_sys_pipe(fds, &err) < 0)
+    return lcb_pushfail(L, &err);
+  lua_pushinteger(L, fds[0]);
+  lua_pushinteger(L, fds[1]);
+  return 2;
+}
+
+/* sys.read(fd [, max]) -> data ("" at end of file) | nil, msg, code */
+static int
+lsys_read(lua_State *L)
+{
+  int fd = (int)luaL_checkinteger(L, 1);
+  lua_Integer max = luaL_optinteger(L, 2, 65536);
+  struct cb_error *err = NULL;
+  luaL_Buffer b;
+  char *p;
+  ssize_t n;
+
+  luaL_argcheck(L, max > 0 && max <= (1 << 24), 2, "size out of range");
+  p = luaL_buffinitsize(L, &b, (size_t)max);
+  n = cb_sys_read(fd, p, (size_t)max, &err);
+  if (n < 0)
+    return lcb_pushfail(L, &err);
+  luaL_pushresultsize(&b, (size_t)n);
+  return 1;
+}
+
+/* sys.write(fd, data) -> true | nil, msg, code */
+static int
+lsys_write(lua_State *L)
+{
+  int fd = (int)luaL_checkinteger(L, 1);
+  size_t len;
+  const char *data = luaL_checklstring(L, 2, &len);
+  struct cb_error *err = NULL;
+  if (cb_sys_write_all(fd, data, len, &err) < 0)
+    return lcb_pushfail(L, &err);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* sys.close(fd) */
+static int
+lsys_close(lua_State *L)
+{
+  cb_sys_close((int)luaL_checkinteger(L, 1));
+  return 0;
+}
+
+/* sys.poll({fd, ...}, timeout_ms) -> {ready fd = true, ...} (readable or hung up) */
+static int
+lsys_poll(lua_State *L)
+{
+  struct pollfd fds[64];
+  size_t n;
+  int timeout = (int)luaL_optinteger(L, 2, -1);
+  struct cb_error *err = NULL;
+
+  luaL_checktype(L, 1, LUA_TTABLE);
+  n = (size_t)luaL_len(L, 1);
+  luaL_argcheck(L, n <= 64, 1, "at most 64 fds");
+  for (size_t i = 0; i < n; i++) {
+    lua_geti(L, 1, (lua_Integer)i + 1);
+    fds[i].fd = (int)luaL_checkinteger(L, -1);
+    fds[i].events = POLLIN;
+    fds[i].revents = 0;
+    lua_pop(L, 1);
+  }
+  if (cb_sys_poll(fds, n, timeout, &err) < 0)
+    return lcb_pushfail(L, &err);
+  lua_newtable(L);
+  for (size_t i = 0; i < n; i++) {
+    if (fds[i].revents != 0) {
+      lua_pushboolean(L, 1);
+      lua_rawseti(L, -2, fds[i].fd);
+    }
+  }
+  return 1;
+}
+
 static const luaL_Reg sys_funcs[] = { { "geteuid", lsys_geteuid },
                                       { "getuid", lsys_getuid },
                                       { "getpid", lsys_getpid },
@@ -122,6 +208,11 @@ static const luaL_Reg sys_funcs[] = { { "geteuid", lsys_geteuid },
                                       { "hostname", lsys_hostname },
                                       { "nproc", lsys_nproc },
                                       { "umask", lsys_umask },
+                                      { "pipe", lsys_pipe },
+                                      { "read", lsys_read },
+                                      { "write", lsys_write },
+                                      { "close", lsys_close },
+                                      { "poll", lsys_poll },
                                       { NULL, NULL } };
 
 int

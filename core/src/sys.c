@@ -1,6 +1,7 @@
 #include "cbuild/sys.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -71,4 +72,47 @@ mode_t
 cb_sys_umask_set(mode_t mask)
 {
   return umask(mask & 0777);
+}
+
+int
+cb_sys_pipe(int fds[2], struct cb_error **err)
+{
+  if (pipe2(fds, O_CLOEXEC) < 0)
+    return cb_error_set(err, CB_E_SYS, errno, "pipe");
+  return 0;
+}
+
+ssize_t
+cb_sys_read(int fd, void *buf, size_t len, struct cb_error **err)
+{
+  ssize_t n = cb_read_retry(fd, buf, len);
+  if (n < 0)
+    return cb_error_set(err, CB_E_SYS, errno, "read fd %d", fd);
+  return n;
+}
+
+int
+cb_sys_write_all(int fd, const void *buf, size_t len, struct cb_error **err)
+{
+  if (cb_write_all(fd, buf, len) < 0)
+    return cb_error_set(err, CB_E_SYS, errno, "write fd %d", fd);
+  return 0;
+}
+
+int
+cb_sys_poll(struct pollfd *fds, size_t n, int timeout_ms, struct cb_error **err)
+{
+  int r = poll(fds, (nfds_t)n, timeout_ms);
+  if (r < 0 && errno == EINTR)
+    return 0;
+  if (r < 0)
+    return cb_error_set(err, CB_E_SYS, errno, "poll");
+  return r;
+}
+
+void
+cb_sys_close(int fd)
+{
+  if (fd >= 0)
+    close(fd);
 }

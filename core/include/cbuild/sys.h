@@ -7,6 +7,7 @@
 #define CBUILD_SYS_H
 
 #include <stdbool.h>
+#include <poll.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -32,5 +33,13 @@ CB_API long cb_sys_nproc(void);
 CB_API mode_t cb_sys_umask_get(void);
 /* Set the umask; returns the previous one. */
 CB_API mode_t cb_sys_umask_set(mode_t mask);
+
+/* File descriptors for the event loop that drives sandboxed steps: a CLOEXEC pipe, reads that
+ * retry on EINTR (0 at end of file), and poll(2) on a set of fds (EINTR counts as a timeout). */
+CB_API int cb_sys_pipe(int fds[2], struct cb_error **err);
+CB_API ssize_t cb_sys_read(int fd, void *buf, size_t len, struct cb_error **err);
+CB_API int cb_sys_write_all(int fd, const void *buf, size_t len, struct cb_error **err);
+CB_API int cb_sys_poll(struct pollfd *fds, size_t n, int timeout_ms, struct cb_error **err);
+CB_API void cb_sys_close(int fd);
 
 #endif
