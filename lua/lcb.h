@@ -37,5 +37,8 @@ LCB_EXPORT int luaopen_cbuild_core_archive(lua_State *L);
 LCB_EXPORT int luaopen_cbuild_core_fs(lua_State *L);
 LCB_EXPORT int luaopen_cbuild_core_sys(lua_State *L);
 LCB_EXPORT int luaopen_cbuild_core_cgroup(lua_State *L);
+LCB_EXPORT int luaopen_cbuild_core_http(lua_State *L);
+LCB_EXPORT int luaopen_cbuild_core_sandbox(lua_State *L);
+LCB_EXPORT int luaopen_cbuild_core_mount(lua_State *L);
 
 #endif

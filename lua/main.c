@@ -24,6 +24,9 @@ static const luaL_Reg preloads[] = { { "cbuild.core", luaopen_cbuild_core },
                                      { "cbuild.core.fs", luaopen_cbuild_core_fs },
                                      { "cbuild.core.sys", luaopen_cbuild_core_sys },
                                      { "cbuild.core.cgroup", luaopen_cbuild_core_cgroup },
+                                     { "cbuild.core.http", luaopen_cbuild_core_http },
+                                     { "cbuild.core.sandbox", luaopen_cbuild_core_sandbox },
+                                     { "cbuild.core.mount", luaopen_cbuild_core_mount },
                                      { NULL, NULL } };
 
 static int
