@@ -1,0 +1,54 @@
+-- cbuild pull NAME[:TAG|@DIGEST]: fetch an image from a registry into the store.
+local errors = require "cbuild.errors"
+local imgconfig = require "cbuild.image.config"
+local reference = require "cbuild.image.reference"
+local pull = require "cbuild.registry.pull"
+
+local M = { summary = "Download an image from a registry" }
+
+function M.setup(cmd)
+  cmd:argument("name", "NAME[:TAG|@DIGEST]")
+  cmd:option("--platform", "Set platform if server is multi-platform capable (os/arch[/variant]).")
+  cmd:option("--tls-verify", "Require HTTPS and verify certificates (false: allow http).")
+  cmd:option("--authfile", "Path of the credentials file (default $DOCKER_CONFIG/config.json).")
+  cmd:flag("-q --quiet", "Suppress verbose output.")
+end
+
+--- Parse a --tls-verify value: nil (unset), true or false.
+function M.tls_verify(v)
+  if v == nil then
+    return nil
+  end
+  if v == "false" or v == "0" then
+    return false
+  end
+  if v == "true" or v == "1" then
+    return true
+  end
+  errors.raise("invalid --tls-verify value '%s': want true or false", v)
+end
+
+function M.run(args, ctx)
+  local ref = reference.must(args.name)
+  local platform
+  if args.platform then
+    platform = errors.need("--platform", imgconfig.parse_platform(args.platform))
+  end
+  local out = function(line)
+    if not args.quiet then
+      io.stdout:write(line, "\n")
+      io.stdout:flush()
+    end
+  end
+  if not args.name:find("[:@][^/]*$") then
+    out("Using default tag: latest")
+  end
+  local images = ctx:store()
+  pull.pull(images, ref, { platform = platform, tls_verify = M.tls_verify(args.tls_verify),
+    authfile = args.authfile, out = out })
+  local shown = ref.digest and (ref:name() .. "@" .. ref.digest) or ref:full()
+  io.stdout:write(shown, "\n")
+  return 0
+end
+
+return M

@@ -1,0 +1,30 @@
+-- cbuild push NAME[:TAG]: upload an image to a registry.
+local reference = require "cbuild.image.reference"
+local pull_cli = require "cbuild.cli.pull"
+local push = require "cbuild.registry.push"
+
+local M = { summary = "Upload an image to a registry" }
+
+function M.setup(cmd)
+  cmd:argument("name", "NAME[:TAG]")
+  cmd:option("--compression", "Compress local layers with gzip (default), zstd[:LEVEL] or none.")
+  cmd:option("--tls-verify", "Require HTTPS and verify certificates (false: allow http).")
+  cmd:option("--authfile", "Path of the credentials file (default $DOCKER_CONFIG/config.json).")
+  cmd:flag("-q --quiet", "Suppress verbose output.")
+end
+
+function M.run(args, ctx)
+  local ref = reference.must(args.name)
+  local out = function(line)
+    if not args.quiet then
+      io.stdout:write(line, "\n")
+      io.stdout:flush()
+    end
+  end
+  local images = ctx:store()
+  push.push(images, args.name, ref, { compression = args.compression,
+    tls_verify = pull_cli.tls_verify(args.tls_verify), authfile = args.authfile, out = out })
+  return 0
+end
+
+return M
