@@ -1,7 +1,9 @@
 /* lua/lcb_sys.c: binding for core/src/sys.c (require "cbuild.core.sys"). */
 #include "lcb.h"
 
+#include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "cbuild/sys.h"
@@ -198,6 +200,70 @@ lsys_poll(lua_State *L)
   return 1;
 }
 
+static size_t
+checksignals(lua_State *L, int idx, int *sigs, size_t max)
+{
+  static const struct {
+    const char *name;
+    int sig;
+  } names[] = { { "INT", SIGINT },   { "TERM", SIGTERM },   { "HUP", SIGHUP },
+                { "QUIT", SIGQUIT }, { "WINCH", SIGWINCH }, { "CHLD", SIGCHLD } };
+  size_t n;
+  luaL_checktype(L, idx, LUA_TTABLE);
+  n = (size_t)luaL_len(L, idx);
+  luaL_argcheck(L, n <= max, idx, "too many signals");
+  for (size_t i = 0; i < n; i++) {
+    const char *s;
+    size_t j;
+    lua_geti(L, idx, (lua_Integer)i + 1);
+    s = luaL_checkstring(L, -1);
+    for (j = 0; j < sizeof names / sizeof names[0]; j++)
+      if (strcmp(s, names[j].name) == 0)
+        break;
+    if (j == sizeof names / sizeof names[0])
+      luaL_error(L, "unknown signal '%s'", s);
+    sigs[i] = names[j].sig;
+    lua_pop(L, 1);
+  }
+  return n;
+}
+
+/* sys.signalfd({"INT", "TERM"}) -> fd | nil, msg, code: blocks them and reports them on fd */
+static int
+lsys_signalfd(lua_State *L)
+{
+  int sigs[8];
+  size_t n = checksignals(L, 1, sigs, 8);
+  struct cb_error *err = NULL;
+  int fd = cb_sys_signalfd(sigs, n, &err);
+  if (fd < 0)
+    return lcb_pushfail(L, &err);
+  lua_pushinteger(L, fd);
+  return 1;
+}
+
+/* sys.read_signal(fd) -> signal number, or 0 when none is pending | nil, msg, code */
+static int
+lsys_read_signal(lua_State *L)
+{
+  struct cb_error *err = NULL;
+  int sig = cb_sys_read_signal((int)luaL_checkinteger(L, 1), &err);
+  if (sig < 0)
+    return lcb_pushfail(L, &err);
+  lua_pushinteger(L, sig);
+  return 1;
+}
+
+/* sys.unblock_signals({"INT", ...}) */
+static int
+lsys_unblock_signals(lua_State *L)
+{
+  int sigs[8];
+  size_t n = checksignals(L, 1, sigs, 8);
+  cb_sys_signals_unblock(sigs, n);
+  return 0;
+}
+
 static const luaL_Reg sys_funcs[] = { { "geteuid", lsys_geteuid },
                                       { "getuid", lsys_getuid },
                                       { "getpid", lsys_getpid },
@@ -213,6 +279,9 @@ static const luaL_Reg sys_funcs[] = { { "geteuid", lsys_geteuid },
                                       { "write", lsys_write },
                                       { "close", lsys_close },
                                       { "poll", lsys_poll },
+                                      { "signalfd", lsys_signalfd },
+                                      { "read_signal", lsys_read_signal },
+                                      { "unblock_signals", lsys_unblock_signals },
                                       { NULL, NULL } };
 
 int

@@ -4,7 +4,9 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <time.h>
@@ -115,4 +117,50 @@ cb_sys_close(int fd)
 {
   if (fd >= 0)
     close(fd);
+}
+
+static void
+fill_set(sigset_t *set, const int *sigs, size_t n)
+{
+  sigemptyset(set);
+  for (size_t i = 0; i < n; i++)
+    sigaddset(set, sigs[i]);
+}
+
+int
+cb_sys_signalfd(const int *sigs, size_t n, struct cb_error **err)
+{
+  sigset_t set;
+  int fd;
+
+  fill_set(&set, sigs, n);
+  if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+    return cb_error_set(err, CB_E_SYS, errno, "block signals");
+  fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (fd < 0) {
+    int saved = errno;
+    sigprocmask(SIG_UNBLOCK, &set, NULL);
+    return cb_error_set(err, CB_E_SYS, saved, "signalfd");
+  }
+  return fd;
+}
+
+int
+cb_sys_read_signal(int fd, struct cb_error **err)
+{
+  struct signalfd_siginfo si;
+  ssize_t n = cb_read_retry(fd, &si, sizeof si);
+  if (n < 0 && errno == EAGAIN)
+    return 0;
+  if (n != (ssize_t)sizeof si)
+    return cb_error_set(err, CB_E_SYS, n < 0 ? errno : EIO, "read signalfd");
+  return (int)si.ssi_signo;
+}
+
+void
+cb_sys_signals_unblock(const int *sigs, size_t n)
+{
+  sigset_t set;
+  fill_set(&set, sigs, n);
+  sigprocmask(SIG_UNBLOCK, &set, NULL);
 }

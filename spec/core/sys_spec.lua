@@ -68,4 +68,15 @@ describe("cbuild.core.sys", function()
       sys.read "x"
     end)
   end)
+  it("reports a blocked signal on a signalfd instead of dying", function()
+    local fd = assert(sys.signalfd { "INT" })
+    assert.are.equal(0, sys.read_signal(fd))
+    os.execute("kill -INT " .. sys.getpid())
+    assert.are.equal(2, sys.read_signal(fd))
+    sys.unblock_signals { "INT" }
+    sys.close(fd)
+    assert.has_error(function()
+      sys.signalfd { "NOPE" }
+    end)
+  end)
 end)

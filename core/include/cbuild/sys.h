@@ -42,4 +42,12 @@ CB_API int cb_sys_write_all(int fd, const void *buf, size_t len, struct cb_error
 CB_API int cb_sys_poll(struct pollfd *fds, size_t n, int timeout_ms, struct cb_error **err);
 CB_API void cb_sys_close(int fd);
 
+/* Block SIGS (n of them) in this process and return a signalfd that reports them, so an event
+ * loop can clean up (kill the step, unmount) on Ctrl-C instead of dying mid-way.  Children
+ * must unblock them (the sandbox resets its signal mask).  cb_sys_signals_unblock undoes it. */
+CB_API int cb_sys_signalfd(const int *sigs, size_t n, struct cb_error **err);
+/* The next signal number from a signalfd, or 0 when none is pending. */
+CB_API int cb_sys_read_signal(int fd, struct cb_error **err);
+CB_API void cb_sys_signals_unblock(const int *sigs, size_t n);
+
 #endif
