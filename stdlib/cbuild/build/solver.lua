@@ -110,8 +110,22 @@ function ops.copy(self, st, parent)
   end)
 end
 
-function ops.run(_, st)
-  errors.raise_at(st.loc, "RUN is not supported yet: the sandbox lands with the RUN issue")
+function ops.run(self, st, parent)
+  local run = require "cbuild.build.run"
+  local a = st.args
+  local cfg = parent.config.config or {}
+  a.build_args = a.build_args or a.args
+  local key = cache.key(parent.key, "run", {
+    cmd = a.cmd,
+    env = run.environment(cfg.Env, a.build_args, nil),
+    user = cfg.User or "",
+    workdir = cfg.WorkingDir or "",
+    network = a.network or "",
+    mounts = a.mounts,
+  })
+  return with_layer(self, st, parent, key, function()
+    return run.execute(self, st, parent)
+  end)
 end
 
 --- Solve a state; returns its result.  Each distinct state is solved once.
