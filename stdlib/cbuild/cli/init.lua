@@ -10,7 +10,8 @@ local M = {}
 
 -- In docker's `--help` order; aliases map onto these.
 M.verbs = {
-  "build", "images", "history", "inspect", "tag", "rmi", "save", "load", "import",
+  "build", "images", "history", "inspect", "tag", "rmi", "pull", "push", "login", "logout", "save",
+  "load", "import",
   "version", "debug",
 }
 
