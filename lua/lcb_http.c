@@ -18,9 +18,6 @@
 
 #include "cbuild/http.h"
 
-/* Also declared in lcb.h; repeated so this file builds before lcb.h lists it. */
-LCB_EXPORT int luaopen_cbuild_core_http(lua_State *L);
-
 struct lreq {
   struct cb_http_request req;
   struct cb_store *body_store; /* body from a blob: opened into req.body_fd just before the call */
