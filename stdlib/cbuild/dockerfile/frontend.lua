@@ -59,6 +59,15 @@ end
 
 -- A config op that sets fields (value json.null deletes) and records the history line.
 function Stage:set(instr, fields, history)
+  if self.base_set then
+    -- what FROM added to the base config rides on the first config change
+    for k, v in pairs(self.base_set) do
+      if fields[k] == nil then
+        fields[k] = v
+      end
+    end
+    self.base_set = nil
+  end
   for k, v in pairs(fields) do
     if v == json.null then
       self.cfg[k] = nil
@@ -157,6 +166,10 @@ function dispatch.WORKDIR(self, instr)
   end
   path = copy.clean(path)
   self:set(instr, { WorkingDir = path }, "WORKDIR " .. path)
+  if path ~= "/" then
+    -- BuildKit makes the directory (and its parents, 0755, owned by USER) as a layer
+    self.state.args.mkdir = { path = path, mode = 493, user = self.cfg.User }
+  end
 end
 
 function dispatch.USER(self, instr)
@@ -420,6 +433,12 @@ local function compile_stage(self, idx)
   end
   st.state.label = st.state.label or from_label
   st.cfg.Env = st.cfg.Env or json.array {}
+  if imgconfig.env_map(st.cfg.Env).PATH == nil then
+    -- BuildKit: "make sure that PATH is always set", without a history entry
+    st.cfg.Env = imgconfig.env_set(st.cfg.Env, "PATH", imgconfig.DEFAULT_PATH)
+    st.state.args.set = { Env = st.cfg.Env }
+    st.base_set = { Env = st.cfg.Env }
+  end
   local total = 1
   for _, instr in ipairs(decl.commands) do
     if instr.kind == "RUN" or instr.kind == "COPY" or instr.kind == "ADD" then
