@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cbuild/archive.h"
+#include "cbuild/snapshot.h"
 #include "lcb_store.h"
 
 #define TARW_MT   "cbuild.core.archive.writer"
@@ -498,13 +499,16 @@ l_copy_into(lua_State *L)
   return 1;
 }
 
-/* archive.apply(path, dest, {whiteouts = true}) -> true | nil, msg, code */
+/* archive.apply(path, dest, {whiteouts = true, overlay = false}) -> true | nil, msg, code */
 static int
 l_apply(lua_State *L)
 {
   const char *path = luaL_checkstring(L, 1);
   const char *dest = luaL_checkstring(L, 2);
   unsigned flags = lcb_optboolfield(L, 3, "whiteouts", 1) ? CB_APPLY_WHITEOUTS : 0;
+
+  if (lcb_optboolfield(L, 3, "overlay", 0))
+    flags |= CB_APPLY_OVERLAY;
   struct cb_error *err = NULL;
   struct cb_tar_reader *r = cb_tar_reader_open(path, &err);
   int ret;
@@ -558,6 +562,85 @@ l_decompress(lua_State *L)
   return 2;
 }
 
+/* Layer options from the table at IDX (or none): {overlay=, clamp_mtime=, since=, exclude={}}.
+ * Raises on misuse; the exclude strings stay referenced by the table, their array is a userdata
+ * left on the stack. */
+static void
+check_layer_opts(lua_State *L, int idx, struct cb_layer_opts *o)
+{
+  const char **ex;
+  lua_Integer n = 0;
+
+  memset(o, 0, sizeof *o);
+  if (!lua_isnoneornil(L, idx))
+    luaL_checktype(L, idx, LUA_TTABLE);
+  o->overlay = lcb_optboolfield(L, idx, "overlay", 0);
+  if (lua_istable(L, idx)) {
+    o->clamp = lua_getfield(L, idx, "clamp_mtime") != LUA_TNIL;
+    o->has_since = lua_getfield(L, idx, "since") != LUA_TNIL;
+    lua_pop(L, 2);
+  }
+  o->clamp_mtime = lcb_optintfield(L, idx, "clamp_mtime", 0);
+  o->since = lcb_optintfield(L, idx, "since", 0);
+  if (lua_istable(L, idx) && lua_getfield(L, idx, "exclude") != LUA_TNIL) {
+    luaL_checktype(L, -1, LUA_TTABLE);
+    n = luaL_len(L, -1);
+  } else if (!lua_istable(L, idx)) {
+    lua_pushnil(L);
+  }
+  ex = lua_newuserdatauv(L, (size_t)(n > 0 ? n : 1) * sizeof *ex, 0);
+  for (lua_Integer i = 1; i <= n; i++) {
+    lua_geti(L, -2, i);
+    ex[i - 1] = lua_tostring(L, -1);
+    if (lua_type(L, -1) != LUA_TSTRING)
+      luaL_error(L, "exclude[%d] must be a string", (int)i);
+    lua_pop(L, 1); /* still referenced by the exclude table */
+  }
+  o->exclude = ex;
+  o->nexclude = (size_t)n;
+}
+
+/* archive.layer_from_dir(store, dir, opts) -> digest, size | nil, msg, code */
+static int
+l_layer_from_dir(lua_State *L)
+{
+  struct cb_store *s = lcb_checkstore(L, 1);
+  const char *dir = luaL_checkstring(L, 2);
+  struct cb_layer_opts o;
+  struct cb_error *err = NULL;
+  struct cb_digest d;
+  uint64_t size;
+
+  lua_settop(L, 3);
+  check_layer_opts(L, 3, &o);
+  if (cb_layer_from_dir(s, dir, &o, &d, &size, &err) < 0)
+    return lcb_pushfail(L, &err);
+  lcb_pushdigest(L, &d);
+  lua_pushinteger(L, (lua_Integer)size);
+  return 2;
+}
+
+/* archive.layer_from_diff(store, lower, upper, opts) -> digest, size | nil, msg, code */
+static int
+l_layer_from_diff(lua_State *L)
+{
+  struct cb_store *s = lcb_checkstore(L, 1);
+  const char *lower = luaL_checkstring(L, 2);
+  const char *upper = luaL_checkstring(L, 3);
+  struct cb_layer_opts o;
+  struct cb_error *err = NULL;
+  struct cb_digest d;
+  uint64_t size;
+
+  lua_settop(L, 4);
+  check_layer_opts(L, 4, &o);
+  if (cb_layer_from_diff(s, lower, upper, &o, &d, &size, &err) < 0)
+    return lcb_pushfail(L, &err);
+  lcb_pushdigest(L, &d);
+  lua_pushinteger(L, (lua_Integer)size);
+  return 2;
+}
+
 static const luaL_Reg writer_methods[] = { { "add", l_writer_add },
                                            { "commit", l_writer_finish },
                                            { "close", l_writer_finish },
@@ -580,6 +663,8 @@ static const luaL_Reg funcs[] = { { "layer_writer", l_layer_writer },
                                   { "detect", l_detect },
                                   { "copy_into", l_copy_into },
                                   { "apply", l_apply },
+                                  { "layer_from_dir", l_layer_from_dir },
+                                  { "layer_from_diff", l_layer_from_diff },
                                   { "compress", l_compress },
                                   { "decompress", l_decompress },
                                   { NULL, NULL } };

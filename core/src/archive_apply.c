@@ -22,8 +22,10 @@
 #include "archive-internal.h"
 #include "util.h"
 
-#define WHITEOUT_PREFIX ".wh."
-#define WHITEOUT_OPAQUE ".wh..wh..opq"
+#define WHITEOUT_PREFIX      ".wh."
+#define WHITEOUT_OPAQUE      ".wh..wh..opq"
+#define OVERLAY_XATTR_PREFIX "trusted.overlay."
+#define OVERLAY_OPAQUE       "trusted.overlay.opaque"
 
 /* A set of the names this layer put in place (and their parents), for opaque directories. */
 struct nameset {
@@ -405,6 +407,8 @@ set_xattrs(struct apply *ap, int dirfd, const char *base, int fd, const struct c
   for (size_t i = 0; i < h->nxattrs; i++) {
     const struct cb_tar_xattr *x = &h->xattrs[i];
     int r;
+    if (strncmp(x->name, OVERLAY_XATTR_PREFIX, sizeof OVERLAY_XATTR_PREFIX - 1) == 0)
+      continue;
     if (fd >= 0) {
       r = fsetxattr(fd, x->name, x->value, x->len, 0);
     } else {
@@ -563,6 +567,40 @@ remember(struct apply *ap, const char *name)
   }
 }
 
+/* A whiteout kept in overlayfs form, for a snapshot that is mounted as a lower dir. */
+static int
+overlay_whiteout(struct apply *ap, const struct cb_tar_header *h, const char *dir, const char *base,
+                 struct cb_error **err)
+{
+  cb_autoclose int dirfd = open_dir(ap, dir, true, err);
+  const char *hidden = base + sizeof WHITEOUT_PREFIX - 1;
+
+  if (dirfd < 0)
+    return -1;
+  if (strcmp(base, WHITEOUT_OPAQUE) == 0) {
+    cb_autoclose int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+      return cb_error_set(err, CB_E_SYS, errno, "open '%s'", dir);
+    if (fsetxattr(fd, OVERLAY_OPAQUE, "y", 1, 0) < 0)
+      return cb_error_set(err, CB_E_SYS, errno, "mark '%s' opaque (set %s)", dir[0] ? dir : ".",
+                          OVERLAY_OPAQUE);
+    return 0;
+  }
+  if (hidden[0] == '\0' || strcmp(hidden, ".") == 0 || strcmp(hidden, "..") == 0 ||
+      strncmp(hidden, WHITEOUT_PREFIX, sizeof WHITEOUT_PREFIX - 1) == 0)
+    return cb_error_set(err, CB_E_INVALID, 0, "invalid whiteout '%s'", base);
+  /* overlayfs knows a whiteout as a 0/0 character device; owner and time as the entry's */
+  struct cb_tar_header wh = {
+    .name = hidden, .type = CB_TAR_CHAR, .uid = h->uid, .gid = h->gid, .mtime = h->mtime
+  };
+  cb_autofree char *name = cb__xasprintf("%s%s%s", dir, dir[0] ? "/" : "", hidden);
+  if (make_node(ap, dirfd, hidden, name, &wh, err) < 0)
+    return -1;
+  if (fstatat(dirfd, hidden, &(struct stat){ 0 }, AT_SYMLINK_NOFOLLOW) < 0)
+    return cb_error_set(err, CB_E_SYS, ENOTSUP, "whiteout '%s' needs mknod (root)", name);
+  return 0;
+}
+
 static int
 apply_entry(struct apply *ap, const struct cb_tar_header *h, const char *name,
             struct cb_error **err)
@@ -586,6 +624,10 @@ apply_entry(struct apply *ap, const struct cb_tar_header *h, const char *name,
   if (h->type == 0)
     return 0; /* sockets: nothing to make */
   dir = split_name(name, &base);
+
+  if ((ap->flags & CB_APPLY_OVERLAY) &&
+      strncmp(base, WHITEOUT_PREFIX, sizeof WHITEOUT_PREFIX - 1) == 0)
+    return overlay_whiteout(ap, h, dir, base, err);
 
   if ((ap->flags & CB_APPLY_WHITEOUTS) &&
       strncmp(base, WHITEOUT_PREFIX, sizeof WHITEOUT_PREFIX - 1) == 0) {

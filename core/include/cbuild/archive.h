@@ -133,11 +133,16 @@ CB_API int cb_tar_copy(struct cb_tar_reader *r, struct cb_tar_writer *w, const c
 
 enum cb_apply_flags {
   CB_APPLY_WHITEOUTS = 1 << 0, /* interpret .wh.NAME and .wh..wh..opq (OCI layer semantics) */
+  /* Unpack one layer into an empty snapshot directory in overlayfs form: .wh.NAME becomes a
+   * 0/0 character device NAME, .wh..wh..opq sets trusted.overlay.opaque="y" on its directory
+   * (root only), so snapshots stack as overlay lower dirs.  Takes precedence over WHITEOUTS. */
+  CB_APPLY_OVERLAY = 1 << 1,
 };
 
 /* Extract every entry of R below DEST (an existing directory).  Ownership is restored when
  * running as root (and ignored when not permitted otherwise), as are modes, mtimes, xattrs,
- * device nodes, hard links and symlinks. */
+ * device nodes, hard links and symlinks.  trusted.overlay.* xattrs in the archive are never
+ * set: they would steer the overlay that mounts the result. */
 CB_API int cb_tar_apply(struct cb_tar_reader *r, const char *dest, unsigned flags,
                         struct cb_error **err);
 
