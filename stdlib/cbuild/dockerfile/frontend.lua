@@ -8,6 +8,8 @@ local shell = require "cbuild.dockerfile.shell"
 local state = require "cbuild.build.state"
 local imgconfig = require "cbuild.image.config"
 local copy = require "cbuild.build.copy"
+local parser = require "cbuild.dockerfile.parser"
+local instructions = require "cbuild.dockerfile.instructions"
 
 local M = {}
 
@@ -26,6 +28,25 @@ local function go_list(list)
     out[i] = string.format("%q", s):gsub("\\\n", "\\n")
   end
   return "[" .. table.concat(out, " ") .. "]"
+end
+
+-- Heredoc bodies of COPY/ADD: expanded without quote removal (BuildKit's ExpandRaw).
+local function expand_raw(text, env, loc)
+  local ok, r, err = pcall(shell.process_word, text, env, { escape = "\\", skip_quotes = true })
+  if not ok or r == nil then
+    errors.raise_at(loc, "%s", tostring(ok and err or r):gsub("^.-:%d+: ", ""))
+  end
+  return r
+end
+
+--- The proxy args docker predefines: usable in RUN without an ARG, never in history.
+M.PROXY_ARGS = {
+  "HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY", "ftp_proxy",
+  "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy",
+}
+local is_proxy = {}
+for _, k in ipairs(M.PROXY_ARGS) do
+  is_proxy[k] = true
 end
 
 local function json_list(list)
@@ -129,6 +150,7 @@ function dispatch.ARG(self, instr)
       value = self.meta[key] -- a global ARG redeclared without a value takes its value
     end
     self.args[key] = value or ""
+    self.arg_order[#self.arg_order + 1] = key
     if value == nil then
       self.args[key] = nil
       self.declared[key] = true
@@ -297,15 +319,24 @@ local function parse_chown(self, instr, raw)
   return { user = u, group = g ~= "" and g or nil, spec = spec }
 end
 
+-- COPY --from=<stage name | stage index | image>: the stage's state, or the image.
+local function copy_from(self, instr, vars)
+  local name = expand(instr.from, vars, instr.loc, self.escape)
+  local c = self.compiler
+  local idx = c and c:find_stage(name)
+  if idx then
+    return { from = c:compile_stage(idx, instr.loc).state, from_name = name }
+  end
+  if name:lower() == "scratch" then
+    errors.raise_at(instr.loc, "%s --from=scratch: scratch has no files to copy", instr.kind)
+  end
+  local entry = c.opts.resolve_image(name, instr.loc)
+  return { from_image = name, from_entry = entry, from_name = name }
+end
+
 local function copy_like(self, instr, add)
   local vars = self:vars()
-  if instr.from then
-    errors.raise_at(instr.loc, "%s --from is not supported yet (it needs the snapshotter)",
-      add and "ADD" or "COPY")
-  end
-  if instr.heredocs and #instr.heredocs > 0 then
-    errors.raise_at(instr.loc, "%s with a heredoc source is not supported yet", add and "ADD" or "COPY")
-  end
+  local verb = add and "ADD" or "COPY"
   local sources = {}
   for i, s in ipairs(instr.sources) do
     sources[i] = expand(s, vars, instr.loc, self.escape)
@@ -322,6 +353,26 @@ local function copy_like(self, instr, add)
     dest = dest .. "/"
   end
   local args = { sources = sources, dest = dest, add = add }
+  if instr.from then
+    for k, v in pairs(copy_from(self, instr, vars)) do
+      args[k] = v
+    end
+  end
+  local nsrc = #sources + #(instr.heredocs or {})
+  local heredoc_words = {}
+  if instr.heredocs and #instr.heredocs > 0 then
+    -- each heredoc is a file named after its delimiter, 0644 unless --chmod says otherwise
+    args.heredocs = {}
+    for _, hd in ipairs(instr.heredocs) do
+      local content = hd.content
+      if hd.expand then
+        content = expand_raw(content, vars, instr.loc)
+      end
+      local file = (dest:match "/$" or nsrc > 1) and copy.clean(dest .. "/" .. hd.name) or copy.clean(dest)
+      args.heredocs[#args.heredocs + 1] = { name = hd.name, content = content, dest = file }
+      heredoc_words[#heredoc_words + 1] = "<<" .. hd.name
+    end
+  end
   if instr.chown and instr.chown ~= "" then
     args.chown = parse_chown(self, instr, instr.chown)
     if not args.chown.uid then
@@ -336,17 +387,36 @@ local function copy_like(self, instr, add)
     end
     args.chmod = tonumber(m, 8)
   end
-  local verb = add and "ADD" or "COPY"
+  args.link, args.parents, args.checksum, args.keep_git_dir = instr.link, instr.parents, instr.checksum,
+    instr.keep_git_dir
+  if instr.exclude and #instr.exclude > 0 then
+    args.exclude = {}
+    for i, e in ipairs(instr.exclude) do
+      args.exclude[i] = expand(e, vars, instr.loc, self.escape)
+    end
+  end
   local flags = {}
+  if instr.from then
+    flags[#flags + 1] = "--from=" .. args.from_name .. " "
+  end
   if instr.chown and instr.chown ~= "" then
     flags[#flags + 1] = "--chown=" .. instr.chown .. " "
   end
   if instr.chmod and instr.chmod ~= "" then
     flags[#flags + 1] = "--chmod=" .. instr.chmod .. " "
   end
-  args.history = string.format("%s %s%s %s # buildkit", verb, table.concat(flags),
-    table.concat(sources, " "), instr.dest)
-  self:push("copy", args, instr, string.format("%s %s %s", verb, table.concat(instr.sources, " "), instr.dest))
+  local words = { table.unpack(sources) }
+  for _, w in ipairs(heredoc_words) do
+    words[#words + 1] = w
+  end
+  args.history = string.format("%s %s%s %s # buildkit", verb, table.concat(flags), table.concat(words, " "),
+    instr.dest)
+  local shown = { table.unpack(instr.sources) }
+  for _, w in ipairs(heredoc_words) do
+    shown[#shown + 1] = w
+  end
+  self:push("copy", args, instr, string.format("%s %s%s %s", verb, table.concat(flags),
+    table.concat(shown, " "), instr.dest))
 end
 
 function dispatch.COPY(self, instr)
@@ -359,8 +429,27 @@ end
 
 function dispatch.RUN(self, instr)
   local cmd = shell_cmd(self, instr)
-  self:push("run", { cmd = cmd, instr = instr, env = self.cfg.Env, args = self.args,
-    history = "RUN " .. table.concat(cmd, " ") .. " # buildkit" }, instr,
+  -- BuildKit's runCommandString: the stage's ARGs (ENV wins) prefix the history line
+  local env = imgconfig.env_map(self.cfg.Env)
+  local argv = {}
+  for _, k in ipairs(self.arg_order) do
+    argv[#argv + 1] = k .. "=" .. (env[k] or self.args[k] or "")
+  end
+  local prefix = #argv > 0 and ("|" .. #argv .. " " .. table.concat(argv, " ") .. " ") or ""
+  local proxy = {}
+  for _, k in ipairs(M.PROXY_ARGS) do
+    if self.build_args[k] ~= nil and self.args[k] == nil then
+      proxy[k] = self.build_args[k]
+    end
+  end
+  local heredocs = {}
+  for i, hd in ipairs(instr.heredocs or {}) do
+    heredocs[i] = { name = hd.name, content = hd.content, expand = hd.expand, chomp = hd.chomp, fd = hd.fd }
+  end
+  self:push("run", { cmd = cmd, instr = instr, env = self.cfg.Env, args = self.args, proxy = proxy,
+    heredocs = heredocs, mounts = instr.mounts, network = instr.network, security = instr.security,
+    user = self.cfg.User, workdir = self.cfg.WorkingDir,
+    history = "RUN " .. prefix .. table.concat(cmd, " ") .. " # buildkit" }, instr,
     "RUN " .. (instr.prepend_shell and instr.cmd or json_list(instr.cmd)))
 end
 
@@ -388,37 +477,81 @@ local function meta_args(self, parsed)
   return meta
 end
 
-local function find_stage(self, name)
+--- The index of the stage called name (case-insensitive) or numbered name, or nil.
+function Compiler:find_stage(name)
   local lname = name:lower()
   for i, st in ipairs(self.stages) do
     if st.name == lname then
       return i
     end
   end
-  local n = tonumber(name)
+  local n = name:match "^%d+$" and tonumber(name)
   if n and self.stages[n + 1] then
     return n + 1
   end
   return nil
 end
 
-local function compile_stage(self, idx)
+-- Dispatch one instruction of a stage and label its step for the progress output.
+local function run_instr(st, instr)
+  local f = dispatch[instr.kind]
+  if not f then
+    errors.raise_at(instr.loc, "%s is not supported yet", instr.kind)
+  end
+  local before = st.state
+  f(st, instr)
+  if st.state ~= before and st.state.label and not st.state.label:match "^%[" then
+    st.state.label = string.format("[%s%d/%d] %s", st.prefix, st.step, st.total, st.state.label)
+  end
+end
+
+-- The base image's ONBUILD triggers run right after FROM, each parsed as an instruction
+-- (BuildKit); the new image does not inherit them.
+local function run_triggers(st, decl, triggers)
+  for _, text in ipairs(triggers) do
+    local ok, ast = pcall(parser.parse, text, { file = decl.loc.file, escape = st.escape })
+    if not ok then
+      errors.raise_at(decl.loc, "failed to parse ONBUILD trigger %q of the base image: %s", text,
+        errors.is(ast) and ast.msg or tostring(ast))
+    end
+    for _, node in ipairs(ast.children) do
+      node.loc = decl.loc -- errors point at the FROM line that pulled the trigger in
+      local instr = instructions.parse_instruction(node)
+      if instr.kind == "FROM" or instr.kind == "ONBUILD" or instr.kind == "MAINTAINER" then
+        errors.raise_at(decl.loc, "%s isn't allowed as an ONBUILD trigger", instr.kind)
+      end
+      st.total = st.total + ((instr.kind == "RUN" or instr.kind == "COPY" or instr.kind == "ADD") and 1 or 0)
+      run_instr(st, instr)
+    end
+  end
+end
+
+--- Compile stage idx (once; its dependencies first).  loc: where it is needed from (for cycles).
+function Compiler:compile_stage(idx, loc)
   if self.compiled[idx] then
     return self.compiled[idx]
   end
+  local decl = self.stages[idx]
   if self.visiting[idx] then
-    errors.raise_at(self.stages[idx].loc, "circular dependency detected on stage: %s",
-      self.stages[idx].name or tostring(idx - 1))
+    errors.raise_at(loc or decl.loc, "circular dependency detected on stage: %s",
+      decl.name or tostring(idx - 1))
   end
   self.visiting[idx] = true
-  local decl = self.stages[idx]
   local base = expand(decl.base, self.meta, decl.loc, self.escape)
-  local st = setmetatable({ args = {}, declared = {}, meta = self.meta, build_args = self.build_args,
-    used_args = self.used_args, escape = self.escape, step = 0, cmd_set = false }, Stage)
+  if base == "" then
+    errors.raise_at(decl.loc, "base name (%s) should not be blank", decl.base)
+  end
+  local st = setmetatable({ args = {}, arg_order = {}, declared = {}, meta = self.meta,
+    build_args = self.build_args, used_args = self.used_args, escape = self.escape, step = 0,
+    cmd_set = false, compiler = self }, Stage)
   local from_label = "FROM " .. base
-  local parent_idx = find_stage(self, base)
-  if parent_idx and parent_idx < idx and self.stages[parent_idx].name == base:lower() then
-    local parent = compile_stage(self, parent_idx)
+  local parent_idx = self:find_stage(base)
+  local from_stage = parent_idx and self.stages[parent_idx].name == base:lower()
+  if from_stage and parent_idx >= idx then
+    from_stage = false -- a later stage's name is an image name here, as in BuildKit
+  end
+  if from_stage then
+    local parent = self:compile_stage(parent_idx, decl.loc)
     st.state = parent.state
     st.cfg = imgconfig.copy(parent.cfg)
   elseif base:lower() == "scratch" then
@@ -429,34 +562,44 @@ local function compile_stage(self, idx)
     st.state = state.new("from", nil, { image = base, entry = found, platform = self.opts.platform },
       decl.loc)
     st.cfg = imgconfig.copy((cfg or {}).config or {})
-    from_label = "FROM " .. found.ref_display
+    from_label = "FROM " .. (found.ref_display or base)
   end
-  st.state.label = st.state.label or from_label
   st.cfg.Env = st.cfg.Env or json.array {}
+  st.base_set = {}
   if imgconfig.env_map(st.cfg.Env).PATH == nil then
     -- BuildKit: "make sure that PATH is always set", without a history entry
     st.cfg.Env = imgconfig.env_set(st.cfg.Env, "PATH", imgconfig.DEFAULT_PATH)
-    st.state.args.set = { Env = st.cfg.Env }
-    st.base_set = { Env = st.cfg.Env }
+    st.base_set.Env = st.cfg.Env
   end
-  local total = 1
+  local triggers = st.cfg.OnBuild
+  if triggers and #triggers > 0 then
+    st.cfg.OnBuild = nil
+    st.base_set.OnBuild = json.null
+  end
+  if not from_stage and next(st.base_set) then
+    -- the solver applies these to the base config (no history); the first config change
+    -- carries them too
+    st.state.args.set = imgconfig.copy(st.base_set)
+  end
+  if not next(st.base_set) then
+    st.base_set = nil
+  end
+  st.total = 1
   for _, instr in ipairs(decl.commands) do
     if instr.kind == "RUN" or instr.kind == "COPY" or instr.kind == "ADD" then
-      total = total + 1
+      st.total = st.total + 1
     end
   end
-  local prefix = #self.stages > 1 and ((decl.name or ("stage-" .. (idx - 1))) .. " ") or ""
-  st.state.label = string.format("[%s1/%d] %s", prefix, total, from_label)
+  st.prefix = #self.stages > 1 and ((decl.name or ("stage-" .. (idx - 1))) .. " ") or ""
+  if not from_stage then
+    st.state.label = string.format("[%s1/%d] %s", st.prefix, st.total, from_label)
+  end
   st.step = 1
+  if triggers and #triggers > 0 then
+    run_triggers(st, decl, triggers)
+  end
   for _, instr in ipairs(decl.commands) do
-    local f = dispatch[instr.kind]
-    if not f then
-      errors.raise_at(instr.loc, "%s is not supported yet", instr.kind)
-    end
-    f(st, instr)
-    if st.state.label and not st.state.label:match "^%[" then
-      st.state.label = string.format("[%s%d/%d] %s", prefix, st.step, total, st.state.label)
-    end
+    run_instr(st, instr)
   end
   self.visiting[idx] = nil
   self.compiled[idx] = st
@@ -465,8 +608,9 @@ end
 
 --- Compile parsed instructions ({meta_args, stages}) to a state.
 --- opts: build_args (name -> value), target (stage name), platform, predefined (args),
---- resolve_image(name, loc) -> entry, config, escape.
---- Returns the target's state and the list of build args that nothing used.
+--- resolve_image(name, loc) -> entry, config, escape, file.
+--- Returns the target's state and the sorted list of build args nothing used (docker's
+--- warning; the predefined proxy args are never reported).
 function M.compile(parsed, opts)
   local self = setmetatable({ opts = opts, stages = parsed.stages, compiled = {}, visiting = {},
     build_args = opts.build_args or {}, used_args = {}, escape = opts.escape or "\\" }, Compiler)
@@ -476,17 +620,28 @@ function M.compile(parsed, opts)
   self.meta = meta_args(self, parsed)
   local idx = #self.stages
   if opts.target then
-    idx = find_stage(self, opts.target)
-    if not idx or self.stages[idx].name ~= opts.target:lower() then
-      errors.raise("target stage %q could not be found", opts.target)
+    idx = nil
+    for i, s in ipairs(self.stages) do
+      if s.name and s.name == opts.target:lower() then
+        idx = i
+      end
+    end
+    if not idx then
+      local names = {}
+      for _, s in ipairs(self.stages) do
+        names[#names + 1] = s.name
+      end
+      local hint = instructions.suggest(opts.target, names)
+      errors.raise("target stage %q could not be found%s", opts.target,
+        hint and (" (did you mean " .. hint .. "?)") or "")
     end
   end
-  local st = compile_stage(self, idx)
+  local st = self:compile_stage(idx)
   -- the image's own author line comes from the last MAINTAINER
   st.state.author = st.author
   local unused = {}
   for k in pairs(self.build_args) do
-    if not self.used_args[k] then
+    if not self.used_args[k] and not is_proxy[k] and not (opts.predefined or {})[k] then
       unused[#unused + 1] = k
     end
   end
