@@ -590,10 +590,9 @@ check_layer_opts(lua_State *L, int idx, struct cb_layer_opts *o)
   }
   ex = lua_newuserdatauv(L, (size_t)(n > 0 ? n : 1) * sizeof *ex, 0);
   for (lua_Integer i = 1; i <= n; i++) {
-    lua_geti(L, -2, i);
-    ex[i - 1] = lua_tostring(L, -1);
-    if (lua_type(L, -1) != LUA_TSTRING)
+    if (lua_geti(L, -2, i) != LUA_TSTRING)
       luaL_error(L, "exclude[%d] must be a string", (int)i);
+    ex[i - 1] = lua_tostring(L, -1);
     lua_pop(L, 1); /* still referenced by the exclude table */
   }
   o->exclude = ex;

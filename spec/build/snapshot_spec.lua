@@ -273,7 +273,7 @@ describe("cbuild.build.snapshot", function()
     helpers.ok("mount --move " .. q(h.rootfs) .. " " .. q(dead .. "/rootfs") .. " 2>/dev/null || true")
     h.mounted = false
     h.released = true
-    local h2 <close> = snapshot.mount(imgs, {})
+    snapshot.mount(imgs, {}):release()
     assert.is_false(fs.exists(dead))
   end)
 

@@ -374,4 +374,66 @@ describe("cbuild.core.archive", function()
       assert.matches("level", msg)
     end)
   end)
+
+  describe("overlay form and layers from trees", function()
+    local root_user = require("cbuild.core.sys").geteuid() == 0
+
+    it("applies whiteouts as 0/0 devices and opaque xattrs, and reads them back", function()
+      if not root_user then
+        return pending "needs root"
+      end
+      local lw = assert(archive.layer_writer(s))
+      assert(lw:add { name = "etc", type = "dir", mtime = 100 })
+      assert(lw:add { name = "etc/.wh.passwd" })
+      assert(lw:add { name = "opt/.wh..wh..opq" })
+      assert(lw:add { name = "opt/x", data = "x", mtime = 100, xattrs = { ["trusted.overlay.opaque"] = "y" } })
+      local d = assert(lw:commit())
+      local snap = helpers.tmpdir "snap"
+      assert(archive.apply(s:path(d), snap, { overlay = true }))
+      local st = helpers.ok("stat -c '%F %t,%T' " .. q(snap .. "/etc/passwd"))
+      assert.are.equal("character special file 0,0", (st:gsub("%s+$", "")))
+      assert.is_false(helpers.sh("test -e " .. q(snap .. "/etc/.wh.passwd")) == 0)
+      -- and back: the same entries, in the same order
+      local d2 = assert(archive.layer_from_dir(s, snap, { overlay = true, exclude = { "nothing" } }))
+      local got = {}
+      for e in assert(archive.open(s:path(d2))):entries() do
+        got[#got + 1] = e.name .. ":" .. e.type
+        assert.is_nil(e.xattrs["trusted.overlay.opaque"])
+      end
+      assert.are.same({ "etc/:dir", "etc/.wh.passwd:file", "opt/:dir", "opt/.wh..wh..opq:file", "opt/x:file" }, got)
+    end)
+
+    it("diffs two trees", function()
+      local lower, upper = helpers.tmpdir "lower", helpers.tmpdir "upper"
+      helpers.ok("cd " .. q(lower) .. " && mkdir a && echo 1 > a/one && echo 2 > two")
+      helpers.ok("rm -rf " .. q(upper) .. " && cp -a " .. q(lower) .. " " .. q(upper))
+      helpers.ok("cd " .. q(upper) .. " && rm two && echo 3 > a/three")
+      local d = assert(archive.layer_from_diff(s, lower, upper, { clamp_mtime = 0 }))
+      local got = {}
+      for e in assert(archive.open(s:path(d))):entries() do
+        got[#got + 1] = e.name
+        assert.are.equal(0, e.mtime)
+      end
+      assert.are.same({ "a/", "a/three", ".wh.two" }, got)
+    end)
+
+    it("raises on misuse and returns nil, msg, code for a missing dir", function()
+      assert.error_matches(function()
+        archive.layer_from_dir(s, dir, { exclude = { 1 } })
+      end, "exclude[1] must be a string", 1, true)
+      assert.error_matches(function()
+        archive.layer_from_dir(s, dir, { clamp_mtime = "soon" })
+      end, "clamp_mtime", 1, true)
+      assert.error_matches(function()
+        archive.layer_from_diff({}, dir, dir)
+      end, "cbuild.core.store expected", 1, true)
+      local ok, msg, code = archive.layer_from_dir(s, dir .. "/missing")
+      assert.is_nil(ok)
+      assert.matches("missing", msg, 1, true)
+      assert.are.equal("ENOENT", code)
+      local ok2, _, code2 = archive.layer_from_diff(s, dir .. "/missing", dir)
+      assert.is_nil(ok2)
+      assert.are.equal("ENOENT", code2)
+    end)
+  end)
 end)
