@@ -333,6 +333,42 @@ test_files(struct cb_store *s)
   }
 }
 
+/* Many processes creating the same fresh store at once all succeed and agree on its files. */
+static void
+test_concurrent_create(void)
+{
+  char fresh[4096], *txt;
+  pid_t pids[8];
+  int good = 0;
+
+  snprintf(fresh, sizeof fresh, "%s/fresh/store", root);
+  for (int i = 0; i < 8; i++) {
+    pids[i] = fork();
+    if (pids[i] == 0) {
+      struct cb_error *e = NULL;
+      struct cb_store *c = cb_store_open(fresh, CB_STORE_CREATE, &e);
+      int r = c != NULL;
+      cb_error_free(&e);
+      cb_store_free(c);
+      free(root);
+      _exit(r ? 0 : 1);
+    }
+  }
+  for (int i = 0; i < 8; i++) {
+    int status = 0;
+    if (waitpid(pids[i], &status, 0) == pids[i] && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      good++;
+  }
+  ok(good == 8, "8 concurrent CREATE opens all succeed (%d)", good);
+  txt = slurp("fresh/store/index.json");
+  ok(txt && strcmp(txt, "{\"schemaVersion\":2,\"manifests\":[]}") == 0, "index.json is whole");
+  free(txt);
+  txt = slurp("fresh/store/oci-layout");
+  ok(txt && strcmp(txt, "{\"imageLayoutVersion\":\"1.0.0\"}") == 0, "oci-layout is whole");
+  free(txt);
+  ok(count_entries("fresh/store/tmp") == 0, "and tmp/ is empty");
+}
+
 int
 main(void)
 {
@@ -351,6 +387,7 @@ main(void)
   test_writer(s);
   test_lock(s);
   test_files(s);
+  test_concurrent_create();
   cb_store_free(s);
   free(root);
   return tap_done();

@@ -20,9 +20,9 @@ describe("cbuild.core.digest", function()
   end)
 
   it("streams in odd chunk sizes to the same digest", function()
-    local data = string.rep("0123456789", 10007)
+    local data = string.rep("0123456789", 101)
     local want = digest.sha256(data)
-    for _, n in ipairs { 1, 3, 63, 64, 65, 4097 } do
+    for _, n in ipairs { 1, 3, 63, 64, 65, 1000 } do
       local h = digest.new()
       for i = 1, #data, n do
         assert.are.equal(h, h:update(data:sub(i, i + n - 1)))
