@@ -20,9 +20,11 @@ function M.setup(cmd)
   cmd:option("--timestamp", "Set created timestamps and clamp file times (like SOURCE_DATE_EPOCH).")
   cmd:flag("--no-cache", "Do not use the cache when building the image.")
   cmd:flag("-q --quiet", "Suppress the build output and print the image ID on success.")
+  cmd:flag("--check", "Run the build checks (docker's lint rules) and report, without building.")
 end
 
-local function read_file(path)
+--- Read a Dockerfile; raises docker's message when it cannot.
+function M.read_file(path)
   local f, err = io.open(path, "rb")
   if not f then
     errors.raise("failed to read dockerfile: %s", (err:gsub("^[^:]*: ", "open " .. path .. ": ")))
@@ -32,7 +34,8 @@ local function read_file(path)
   return text
 end
 
-local function build_args(list)
+--- Parse --build-arg values: KEY=VALUE, or KEY alone for the environment's value (if set).
+function M.build_args(list)
   local out = {}
   for _, kv in ipairs(list or {}) do
     local k, v = kv:match "^([^=]+)=(.*)$"
@@ -45,7 +48,8 @@ local function build_args(list)
   return out
 end
 
-local function predefined(platform)
+--- The args BuildKit predefines for a platform (TARGET*, BUILD*).
+function M.predefined(platform)
   local pstr = imgconfig.platform_string(platform)
   return {
     TARGETPLATFORM = pstr, TARGETOS = platform.os, TARGETARCH = platform.architecture,
@@ -67,12 +71,10 @@ local function epoch(args)
   return math.tointeger(n)
 end
 
---- Locate the Dockerfile: -f relative to the cwd first, then to the context (docker's order).
+--- Locate the Dockerfile of a directory context: -f relative to the cwd first, then to the
+--- context (docker's order).
 local function dockerfile_path(args, context)
   local f = args.file
-  if f == "-" then
-    return "-"
-  end
   if f == nil then
     return context .. "/Dockerfile"
   end
@@ -82,19 +84,143 @@ local function dockerfile_path(args, context)
   return context .. "/" .. f
 end
 
-function M.run(args, ctx)
+-- Spool standard input into a private temporary file; returns the directory and the path.
+local function spool_stdin()
+  local tmp, msg = fs.mkdtemp "/tmp/cbuild-stdin-"
+  if not tmp then
+    errors.raise("unable to prepare context: %s", msg)
+  end
+  local path = tmp .. "/stdin"
+  local out = assert(io.open(path, "wb"))
+  while true do
+    local chunk = io.stdin:read(1 << 20)
+    if chunk == nil then
+      break
+    end
+    out:write(chunk)
+  end
+  out:close()
+  return tmp, path
+end
+
+--- Work out the context and the Dockerfile, docker's way: PATH is a directory, a tarball (plain
+--- or compressed), or "-" (standard input: a tarball is the context, anything else is the
+--- Dockerfile, with no context); -f - reads the Dockerfile from standard input.  A
+--- <Dockerfile>.dockerignore beside the Dockerfile wins over the context's .dockerignore.
+--- Returns {ctx = <build context or nil>, text =, name =, path = <Dockerfile path or nil>}.
+function M.prepare(args)
+  local context = require "cbuild.build.context"
+  local archive = require "cbuild.core.archive"
+  local path = args.path or "."
+  local out = {}
+  if path == "-" and args.file == "-" then
+    errors.raise "invalid argument: can't use stdin for both build context and dockerfile"
+  end
+  local tarball
+  if path == "-" then
+    local tmp, spooled = spool_stdin()
+    local ok, kind = pcall(archive.detect, spooled)
+    if ok and kind then
+      tarball = spooled
+      out.cleanup = tmp
+    else
+      out.text = M.read_file(spooled)
+      out.name = "Dockerfile"
+      fs.rm_rf(tmp)
+      return out
+    end
+  else
+    local st = fs.stat(path)
+    if not st then
+      errors.raise("unable to prepare context: path %q not found", path)
+    end
+    if st.type ~= "dir" then
+      local kind = archive.detect(path)
+      if not kind then
+        errors.raise("unable to prepare context: %q is neither a directory nor a tar archive", path)
+      end
+      tarball = path
+    end
+  end
+
+  if tarball then
+    local ok, ctx = pcall(context.open_tar, tarball)
+    if out.cleanup then
+      fs.rm_rf(out.cleanup)
+      out.cleanup = nil
+    end
+    if not ok then
+      error(ctx, 0)
+    end
+    out.ctx = ctx
+    if args.file == "-" then
+      out.text, out.name = io.stdin:read "a" or "", "Dockerfile"
+    else
+      -- -f names a file inside the archive
+      local rel = (args.file or "Dockerfile"):gsub("^/+", "")
+      out.path = ctx.root .. "/" .. rel
+      out.text, out.name = M.read_file(out.path), rel:match "([^/]+)$"
+    end
+  else
+    if args.file == "-" then
+      out.text, out.name = io.stdin:read "a" or "", "Dockerfile"
+    else
+      out.path = dockerfile_path(args, path)
+      out.text, out.name = M.read_file(out.path), out.path:match "([^/]+)$"
+    end
+  end
+  local ignore = out.path and fs.exists(out.path .. ".dockerignore") and (out.path .. ".dockerignore") or nil
+  if out.ctx then
+    if ignore then
+      local tmp = out.ctx.tmp
+      local ctx = context.open(out.ctx.root, { dockerignore = ignore })
+      out.ctx.tmp = nil
+      ctx.tmp = tmp
+      out.ctx = ctx
+    end
+  else
+    out.ctx = context.open(path, { dockerignore = ignore })
+  end
+  return out
+end
+
+local function resolver(images)
+  return function(image, loc)
+    local e = images:lookup(image)
+    if not e then
+      errors.raise_at(loc, "FROM: image %q not found in the local store (try `cbuild pull` or `cbuild import`)",
+        image)
+    end
+    local img = images:image(e.digest)
+    e.ref_display = image
+    return e, img.config
+  end
+end
+
+--- Print the build checks' warnings to f as lint does; returns the lint result.
+function M.check(text, name, opts, f)
+  local lint = require "cbuild.dockerfile.lint"
+  local r = lint.run(text, {
+    file = name, build_args = opts.build_args, predefined = opts.predefined, platform = opts.platform,
+    resolve_image = function(image)
+      local ok, e, cfg = pcall(opts.resolve_image, image, nil)
+      if ok then
+        return e, cfg
+      end
+      return nil
+    end,
+  })
+  lint.report(r, f)
+  return r
+end
+
+local function build(args, ctx, prep)
   local parser = require "cbuild.dockerfile.parser"
   local instructions = require "cbuild.dockerfile.instructions"
   local frontend = require "cbuild.dockerfile.frontend"
-  local context = require "cbuild.build.context"
   local solver = require "cbuild.build.solver"
   local progress = require "cbuild.progress"
 
-  local dir = args.path or "."
-  local st = fs.stat(dir)
-  if not st or st.type ~= "dir" then
-    errors.raise("unable to prepare context: path %q not found", dir)
-  end
   local tags = {}
   for _, t in ipairs(args.tag or {}) do
     tags[#tags + 1] = reference.must(t)
@@ -107,45 +233,61 @@ function M.run(args, ctx)
         imgconfig.platform_string(platform))
     end
   end
-
-  local dfpath = dockerfile_path(args, dir)
-  local text = dfpath == "-" and io.read "a" or read_file(dfpath)
-  local name = dfpath == "-" and "Dockerfile" or dfpath:match "([^/]+)$"
-  local ast = parser.parse(text, { file = name })
-  local parsed = instructions.parse(ast, { file = name })
-
   local images = ctx:store()
-  local out = progress.new { quiet = args.quiet or args.progress == "quiet" }
-  local target, unused = frontend.compile(parsed, {
-    file = name,
-    build_args = build_args(args.build_arg),
-    target = args.target,
-    platform = platform,
-    predefined = predefined(platform),
-    escape = ast.escape,
-    resolve_image = function(image, loc)
-      local e = images:lookup(image)
-      if not e then
-        errors.raise_at(loc, "FROM: image %q not found in the local store (try `cbuild pull` or `cbuild import`)",
-          image)
-      end
-      local img = images:image(e.digest)
-      e.ref_display = image
-      return e, img.config
-    end,
-  })
+  local bargs = M.build_args(args.build_arg)
+  local copts = { build_args = bargs, platform = platform, predefined = M.predefined(platform),
+    resolve_image = resolver(images) }
 
-  -- <Dockerfile>.dockerignore beside the Dockerfile wins over the context's .dockerignore.
-  local ignore = dfpath ~= "-" and fs.exists(dfpath .. ".dockerignore") and (dfpath .. ".dockerignore") or nil
-  local bctx = context.open(dir, { dockerignore = ignore })
+  if args.check then
+    local r = M.check(prep.text, prep.name, copts, io.stdout)
+    if r.failure then
+      error(r.failure, 0)
+    end
+    local n = #r.warnings
+    io.stdout:write(n == 0 and "Check complete, no warnings found.\n"
+      or string.format("Check complete, %d warning%s been found!\n", n, n == 1 and " has" or "s have"))
+    return n > 0 and 1 or 0
+  end
+
+  local ast = parser.parse(prep.text, { file = prep.name })
+  local parsed = instructions.parse(ast, { file = prep.name })
+  local out = progress.new { quiet = args.quiet or args.progress == "quiet" }
+  copts.file, copts.target, copts.escape = prep.name, args.target, ast.escape
+  local target, unused = frontend.compile(parsed, copts)
+
+  -- the build checks run with every build, as BuildKit's do: warnings, or an error with
+  -- `# check=error=true`
+  local lint = require "cbuild.dockerfile.lint"
+  local ok, r = pcall(lint.run, prep.text, { file = prep.name, build_args = bargs, predefined = copts.predefined,
+    platform = platform, resolve_image = function(image)
+      local found, e, cfg = pcall(copts.resolve_image, image)
+      if found then
+        return e, cfg
+      end
+    end })
+  if ok and #r.warnings > 0 then
+    if r.error then
+      lint.report(r, io.stderr)
+      local rules, seen = {}, {}
+      for _, w in ipairs(r.warnings) do
+        if not seen[w.rule] then
+          seen[w.rule] = true
+          rules[#rules + 1] = w.rule
+        end
+      end
+      errors.raise("lint violation found for rules: %s", table.concat(rules, ", "))
+    end
+  end
+
+  local bctx = prep.ctx
   local cache_file = images.root .. "/cache/context-hashes"
-  if bctx.load_cache then
+  if bctx and bctx.load_cache then
     bctx:load_cache(cache_file)
   end
   local s = solver.new { images = images, context = bctx, progress = out, no_cache = args.no_cache,
     epoch = epoch(args), platform = platform }
   local result = s:solve(target)
-  if bctx.save_cache then
+  if bctx and bctx.save_cache then
     bctx:save_cache(cache_file)
   end
   local desc = s:commit(result)
@@ -156,6 +298,12 @@ function M.run(args, ctx)
   end
   for _, t in ipairs(tags) do
     out:say("naming to %s done", images:tag(desc, t))
+  end
+  if ok and #r.warnings > 0 and not args.quiet then
+    io.stderr:write(string.format("\n %d warning%s found:\n", #r.warnings, #r.warnings == 1 and "" or "s"))
+    for _, w in ipairs(r.warnings) do
+      io.stderr:write(string.format(" - %s: %s (line %d)\n", w.rule, w.msg, w.loc and w.loc.line or 0))
+    end
   end
   if #unused > 0 then
     io.stderr:write(string.format("[Warning] One or more build-args [%s] were not consumed\n",
@@ -168,6 +316,18 @@ function M.run(args, ctx)
     io.stdout:write(id, "\n")
   end
   return 0
+end
+
+function M.run(args, ctx)
+  local prep = M.prepare(args)
+  local ok, status = pcall(build, args, ctx, prep)
+  if prep.ctx and prep.ctx.close then
+    prep.ctx:close()
+  end
+  if not ok then
+    error(status, 0)
+  end
+  return status
 end
 
 return M

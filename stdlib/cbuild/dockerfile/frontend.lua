@@ -13,10 +13,34 @@ local instructions = require "cbuild.dockerfile.instructions"
 
 local M = {}
 
+--- The proxy args docker predefines: usable in RUN without an ARG, never in history.
+M.PROXY_ARGS = {
+  "HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY", "ftp_proxy",
+  "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy",
+}
+local is_proxy = {}
+for _, k in ipairs(M.PROXY_ARGS) do
+  is_proxy[k] = true
+end
+local function is_proxy_name(k)
+  return is_proxy[k] == true
+end
+
+-- Build checks: while compiling for `lint`, the stage being compiled and the UndefinedVar sink.
+local lint = { stage = nil, on_undefined = nil }
+
 local function expand(word, env, loc, escape)
   local ok, r, err = pcall(shell.process_word, word, env, { escape = escape })
   if not ok or r == nil then
     errors.raise_at(loc, "%s", tostring(ok and err or r):gsub("^.-:%d+: ", ""))
+  end
+  local st = lint.stage
+  if lint.on_undefined and st and not st.unknown_base and type(err) == "table" then
+    for name in pairs(err) do
+      if not st.declared[name] and not is_proxy_name(name) then
+        lint.on_undefined(name, loc, env)
+      end
+    end
   end
   return r
 end
@@ -37,16 +61,6 @@ local function expand_raw(text, env, loc)
     errors.raise_at(loc, "%s", tostring(ok and err or r):gsub("^.-:%d+: ", ""))
   end
   return r
-end
-
---- The proxy args docker predefines: usable in RUN without an ARG, never in history.
-M.PROXY_ARGS = {
-  "HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY", "ftp_proxy",
-  "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy",
-}
-local is_proxy = {}
-for _, k in ipairs(M.PROXY_ARGS) do
-  is_proxy[k] = true
 end
 
 local function json_list(list)
@@ -537,6 +551,8 @@ function Compiler:compile_stage(idx, loc)
       decl.name or tostring(idx - 1))
   end
   self.visiting[idx] = true
+  local outer = lint.stage
+  lint.stage = nil -- FROM lines have their own check (UndefinedArgInFrom)
   local base = expand(decl.base, self.meta, decl.loc, self.escape)
   if base == "" then
     errors.raise_at(decl.loc, "base name (%s) should not be blank", decl.base)
@@ -563,7 +579,9 @@ function Compiler:compile_stage(idx, loc)
       decl.loc)
     st.cfg = imgconfig.copy((cfg or {}).config or {})
     from_label = "FROM " .. (found.ref_display or base)
+    st.unknown_base = found.unknown
   end
+  lint.stage = st
   st.cfg.Env = st.cfg.Env or json.array {}
   st.base_set = {}
   if imgconfig.env_map(st.cfg.Env).PATH == nil then
@@ -603,6 +621,7 @@ function Compiler:compile_stage(idx, loc)
   end
   self.visiting[idx] = nil
   self.compiled[idx] = st
+  lint.stage = outer
   return st
 end
 
@@ -636,7 +655,19 @@ function M.compile(parsed, opts)
         hint and (" (did you mean " .. hint .. "?)") or "")
     end
   end
-  local st = self:compile_stage(idx)
+  lint.on_undefined, lint.stage = opts.on_undefined, nil
+  local ok, st = pcall(function()
+    if opts.all_stages then
+      for i = 1, #self.stages do
+        self:compile_stage(i)
+      end
+    end
+    return self:compile_stage(idx)
+  end)
+  lint.on_undefined, lint.stage = nil, nil
+  if not ok then
+    error(st, 0)
+  end
   -- the image's own author line comes from the last MAINTAINER
   st.state.author = st.author
   local unused = {}
