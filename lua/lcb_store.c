@@ -271,7 +271,8 @@ lstore_gc(lua_State *L)
   struct lstore *ls = luaL_checkudata(L, 1, LCB_STORE_MT);
 
   ls->closed = true;
-  ls->locks = 0;
+  for (; ls->locks > 0; ls->locks--) /* a writer may keep the C store: do not keep the lock */
+    cb_store_unlock(ls->s);
   release_store(ls);
   return 0;
 }

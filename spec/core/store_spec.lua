@@ -291,6 +291,13 @@ describe("cbuild.core.store", function()
     assert.are.equal("two", b)
     assert.is_truthy(lock_is_free())
 
+    local w = assert(s:writer())
+    assert(s:lock())
+    s:close() -- a live writer keeps the store, but the lock goes with close
+    assert.is_truthy(lock_is_free())
+    w:abort()
+    s = assert(store.open(root))
+
     local err = {}
     local ok, e = pcall(s.locked, s, function()
       error(err)
