@@ -29,10 +29,29 @@ end
 -- Build checks: while compiling for `lint`, the stage being compiled and the UndefinedVar sink.
 local lint = { stage = nil, on_undefined = nil }
 
-local function expand(word, env, loc, escape)
+-- The location of word in an instruction's source (the caret goes under it), or the
+-- instruction's own location.
+local function at_word(instr, word)
+  local node = instr.node
+  if node and node.original and word and word ~= "" then
+    local off = node.original:find(word, 1, true)
+    if off then
+      local ok, l = pcall(parser.locate, node, off, #word)
+      if ok and l and l.line then
+        return l
+      end
+    end
+  end
+  return instr.loc
+end
+M.at_word = at_word
+
+-- Expand word for instr (an instruction, or a bare location).
+local function expand(word, env, instr, escape)
+  local loc = instr.kind and instr.loc or instr
   local ok, r, err = pcall(shell.process_word, word, env, { escape = escape })
   if not ok or r == nil then
-    errors.raise_at(loc, "%s", tostring(ok and err or r):gsub("^.-:%d+: ", ""))
+    errors.raise_at(instr.kind and at_word(instr, word) or loc, "%s", tostring(ok and err or r):gsub("^.-:%d+: ", ""))
   end
   local st = lint.stage
   if lint.on_undefined and st and not st.unknown_base and type(err) == "table" then
@@ -130,8 +149,8 @@ function dispatch.ENV(self, instr)
   local env = self.cfg.Env
   local words = {}
   for _, p in ipairs(instr.pairs) do
-    local k = expand(p.key, vars, instr.loc, self.escape)
-    local v = expand(p.value, vars, instr.loc, self.escape)
+    local k = expand(p.key, vars, instr, self.escape)
+    local v = expand(p.value, vars, instr, self.escape)
     env = imgconfig.env_set(env, k, v)
     words[#words + 1] = k .. "=" .. v
   end
@@ -143,8 +162,8 @@ function dispatch.LABEL(self, instr)
   local labels = imgconfig.copy(self.cfg.Labels) or {}
   local words = {}
   for _, p in ipairs(instr.pairs) do
-    local k = expand(p.key, vars, instr.loc, self.escape)
-    local v = expand(p.value, vars, instr.loc, self.escape)
+    local k = expand(p.key, vars, instr, self.escape)
+    local v = expand(p.value, vars, instr, self.escape)
     labels[k] = v
     words[#words + 1] = k .. "=" .. v
   end
@@ -159,7 +178,7 @@ function dispatch.ARG(self, instr)
       value = self.build_args[key]
       self.used_args[key] = true
     elseif a.value ~= nil then
-      value = expand(a.value, self:vars(), instr.loc, self.escape)
+      value = expand(a.value, self:vars(), instr, self.escape)
     elseif self.meta[key] ~= nil then
       value = self.meta[key] -- a global ARG redeclared without a value takes its value
     end
@@ -196,7 +215,7 @@ function dispatch.SHELL(self, instr)
 end
 
 function dispatch.WORKDIR(self, instr)
-  local path = expand(instr.path, self:vars(), instr.loc, self.escape)
+  local path = expand(instr.path, self:vars(), instr, self.escape)
   if path:sub(1, 1) ~= "/" then
     path = (self.cfg.WorkingDir or "/") .. "/" .. path
   end
@@ -209,15 +228,15 @@ function dispatch.WORKDIR(self, instr)
 end
 
 function dispatch.USER(self, instr)
-  local user = expand(instr.user, self:vars(), instr.loc, self.escape)
+  local user = expand(instr.user, self:vars(), instr, self.escape)
   self:set(instr, { User = user }, "USER " .. user)
 end
 
-local function expand_ports(instr, spec)
+local function expand_ports(instr, spec, raw)
   local port, proto = spec:match "^([^/]+)/?(.*)$"
   proto = (proto == "" and "tcp" or proto):lower()
   if proto ~= "tcp" and proto ~= "udp" and proto ~= "sctp" then
-    errors.raise_at(instr.loc, "invalid proto: %s", proto)
+    errors.raise_at(at_word(instr, raw), "invalid proto: %s", proto)
   end
   local lo, hi = port:match "^(%d+)%-(%d+)$"
   if not lo then
@@ -226,7 +245,7 @@ local function expand_ports(instr, spec)
   end
   lo, hi = tonumber(lo), tonumber(hi)
   if not lo or lo < 1 or hi > 65535 or hi < lo then
-    errors.raise_at(instr.loc, "invalid containerPort: %s", port)
+    errors.raise_at(at_word(instr, raw), "invalid containerPort: %s", port)
   end
   local out = {}
   for p = lo, hi do
@@ -240,8 +259,8 @@ function dispatch.EXPOSE(self, instr)
   local ports = imgconfig.copy(self.cfg.ExposedPorts) or {}
   local words = {}
   for _, raw in ipairs(instr.ports) do
-    local spec = expand(raw, vars, instr.loc, self.escape)
-    for _, p in ipairs(expand_ports(instr, spec)) do
+    local spec = expand(raw, vars, instr, self.escape)
+    for _, p in ipairs(expand_ports(instr, spec, raw)) do
       ports[p] = json.object {}
       words[#words + 1] = p
     end
@@ -254,7 +273,7 @@ function dispatch.VOLUME(self, instr)
   local vols = imgconfig.copy(self.cfg.Volumes) or {}
   local words = {}
   for _, raw in ipairs(instr.volumes) do
-    local v = expand(raw, vars, instr.loc, self.escape)
+    local v = expand(raw, vars, instr, self.escape)
     if v == "" then
       errors.raise_at(instr.loc, "VOLUME specified can not be an empty string")
     end
@@ -286,9 +305,9 @@ local function valid_signal(s)
 end
 
 function dispatch.STOPSIGNAL(self, instr)
-  local sig = expand(instr.signal, self:vars(), instr.loc, self.escape)
+  local sig = expand(instr.signal, self:vars(), instr, self.escape)
   if not valid_signal(sig) then
-    errors.raise_at(instr.loc, "invalid signal: %s", sig)
+    errors.raise_at(at_word(instr, instr.signal), "invalid signal: %s", sig)
   end
   self:set(instr, { StopSignal = sig }, "STOPSIGNAL " .. sig)
 end
@@ -317,13 +336,13 @@ function dispatch.ONBUILD(self, instr)
 end
 
 function dispatch.MAINTAINER(self, instr)
-  local who = expand(instr.maintainer, self:vars(), instr.loc, self.escape)
+  local who = expand(instr.maintainer, self:vars(), instr, self.escape)
   self.author = who
   self:push("config", { set = {}, author = who, history = "MAINTAINER " .. who }, instr)
 end
 
 local function parse_chown(self, instr, raw)
-  local spec = expand(raw, self:vars(), instr.loc, self.escape)
+  local spec = expand(raw, self:vars(), instr, self.escape)
   local u, g = spec:match "^([^:]*):?(.*)$"
   local uid, gid = tonumber(u), tonumber(g ~= "" and g or u)
   if uid and gid and uid == math.floor(uid) and gid == math.floor(gid) then
@@ -335,16 +354,25 @@ end
 
 -- COPY --from=<stage name | stage index | image>: the stage's state, or the image.
 local function copy_from(self, instr, vars)
-  local name = expand(instr.from, vars, instr.loc, self.escape)
+  local name = expand(instr.from, vars, instr, self.escape)
   local c = self.compiler
   local idx = c and c:find_stage(name)
   if idx then
-    return { from = c:compile_stage(idx, instr.loc).state, from_name = name }
+    return { from = c:compile_stage(idx, at_word(instr, "--from=" .. instr.from)).state, from_name = name }
   end
   if name:lower() == "scratch" then
     errors.raise_at(instr.loc, "%s --from=scratch: scratch has no files to copy", instr.kind)
   end
-  local entry = c.opts.resolve_image(name, instr.loc)
+  local ok, entry = pcall(c.opts.resolve_image, name, instr.loc)
+  if not ok or not entry then
+    local stages = {}
+    for i, st in ipairs(c.stages) do
+      stages[#stages + 1] = st.name or tostring(i - 1)
+    end
+    local hint = instructions.suggest(name, stages)
+    errors.raise_at(at_word(instr, "--from=" .. instr.from), "%s --from=%s: no build stage or image named %q%s",
+      instr.kind, instr.from, name, hint and (" (did you mean " .. hint .. "?)") or "")
+  end
   return { from_image = name, from_entry = entry, from_name = name }
 end
 
@@ -353,12 +381,12 @@ local function copy_like(self, instr, add)
   local verb = add and "ADD" or "COPY"
   local sources = {}
   for i, s in ipairs(instr.sources) do
-    sources[i] = expand(s, vars, instr.loc, self.escape)
+    sources[i] = expand(s, vars, instr, self.escape)
     if add and sources[i]:match "^%a[%w+.-]*://" then
       errors.raise_at(instr.loc, "ADD from a URL is not supported yet: '%s'", sources[i])
     end
   end
-  local dest = expand(instr.dest, vars, instr.loc, self.escape)
+  local dest = expand(instr.dest, vars, instr, self.escape)
   local trailing = dest:match "/%.?$" or dest == "." or dest == ""
   if dest:sub(1, 1) ~= "/" then
     dest = (self.cfg.WorkingDir or "/") .. "/" .. dest
@@ -390,14 +418,15 @@ local function copy_like(self, instr, add)
   if instr.chown and instr.chown ~= "" then
     args.chown = parse_chown(self, instr, instr.chown)
     if not args.chown.uid then
-      errors.raise_at(instr.loc, "unable to convert uid/gid chown string to host mapping: " ..
+      errors.raise_at(at_word(instr, "--chown=" .. instr.chown),
+        "unable to convert uid/gid chown string to host mapping: " ..
         "user names in --chown are not supported yet (%s)", args.chown.spec)
     end
   end
   if instr.chmod and instr.chmod ~= "" then
-    local m = expand(instr.chmod, vars, instr.loc, self.escape)
+    local m = expand(instr.chmod, vars, instr, self.escape)
     if not m:match "^[0-7]+$" or #m > 4 then
-      errors.raise_at(instr.loc, "invalid chmod parameter: '%s'", m)
+      errors.raise_at(at_word(instr, "--chmod=" .. instr.chmod), "invalid chmod parameter: '%s'", m)
     end
     args.chmod = tonumber(m, 8)
   end
@@ -406,7 +435,7 @@ local function copy_like(self, instr, add)
   if instr.exclude and #instr.exclude > 0 then
     args.exclude = {}
     for i, e in ipairs(instr.exclude) do
-      args.exclude[i] = expand(e, vars, instr.loc, self.escape)
+      args.exclude[i] = expand(e, vars, instr, self.escape)
     end
   end
   local flags = {}
@@ -483,7 +512,7 @@ local function meta_args(self, parsed)
         v = self.build_args[a.key]
         self.used_args[a.key] = true
       elseif a.value ~= nil then
-        v = expand(a.value, meta, instr.loc, self.escape)
+        v = expand(a.value, meta, instr, self.escape)
       end
       meta[a.key] = v
     end
@@ -553,7 +582,7 @@ function Compiler:compile_stage(idx, loc)
   self.visiting[idx] = true
   local outer = lint.stage
   lint.stage = nil -- FROM lines have their own check (UndefinedArgInFrom)
-  local base = expand(decl.base, self.meta, decl.loc, self.escape)
+  local base = expand(decl.base, self.meta, decl.from, self.escape)
   if base == "" then
     errors.raise_at(decl.loc, "base name (%s) should not be blank", decl.base)
   end

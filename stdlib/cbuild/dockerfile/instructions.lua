@@ -779,7 +779,14 @@ end
 function parse_node(node)
   local b = builders[node.cmd]
   if not b then
-    errors.raise_at(node.loc, "%s", with_suggestion("unknown instruction: " .. node.value, node.value))
+    local word = node.value
+    if word:find "[%c\127]" or not utf8.len(word) then
+      -- binary garbage: show it quoted (Go's %q) and short, never raw bytes
+      local text = require "cbuild.dockerfile.text"
+      word = text.quote(word:sub(1, 40)) .. (#word > 40 and "..." or "")
+      errors.raise_at(node.loc, "unknown instruction: %s (is this a Dockerfile?)", word)
+    end
+    errors.raise_at(node.loc, "%s", with_suggestion("unknown instruction: " .. word, word))
   end
   local instr = new_instr(node, node.cmd:upper())
   b(node, instr)
