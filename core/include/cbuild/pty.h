@@ -1,0 +1,26 @@
+/*
+ * Terminals for `run -it` and `exec -it`: a pty pair whose slave becomes the container's stdio
+ * and controlling terminal, raw mode on our own terminal (restored afterwards), and the window
+ * size, read from our terminal and written to the pty when SIGWINCH says it changed.
+ *
+ * Functions return 0 on success and -1 with *err set on failure.
+ */
+#ifndef CBUILD_PTY_H
+#define CBUILD_PTY_H
+
+#include <termios.h>
+
+#include "cbuild/common.h"
+#include "cbuild/error.h"
+
+/* Open a pty pair (both close-on-exec; the slave is no controlling terminal of ours). */
+CB_API int cb_pty_open(int *master, int *slave, struct cb_error **err);
+/* Put terminal FD in raw mode; *SAVED receives the previous settings for cb_pty_restore. */
+CB_API int cb_pty_make_raw(int fd, struct termios *saved, struct cb_error **err);
+CB_API int cb_pty_restore(int fd, const struct termios *saved, struct cb_error **err);
+CB_API int cb_pty_get_winsize(int fd, unsigned short *rows, unsigned short *cols,
+                              struct cb_error **err);
+CB_API int cb_pty_set_winsize(int fd, unsigned short rows, unsigned short cols,
+                              struct cb_error **err);
+
+#endif

@@ -1,0 +1,196 @@
+-- cbuild run [flags] IMAGE [COMMAND [ARG...]]: create a container and run it, in the foreground
+-- (stdio passed through, a pty with -t) or detached (-d: a monitor process owns it).
+local fs = require "cbuild.core.fs"
+local proc = require "cbuild.core.proc"
+local sys = require "cbuild.core.sys"
+local errors = require "cbuild.errors"
+local ccli = require "cbuild.container.cli"
+local config = require "cbuild.container.config"
+local runtime = require "cbuild.container.runtime"
+local state = require "cbuild.container.state"
+
+local M = { summary = "Create and run a new container from an image" }
+
+--- The flags run shares with create-like verbs.
+function M.flags(p)
+  p:add_help "--help"
+  p:flag("-d --detach", "Run container in background and print container ID.")
+  p:flag("-i --interactive", "Keep STDIN open even if not attached.")
+  p:flag("-t --tty", "Allocate a pseudo-TTY.")
+  p:flag("--rm", "Automatically remove the container when it exits.")
+  p:option("--name", "Assign a name to the container.")
+  p:option("-e --env", "Set environment variables."):count "*"
+  p:option("--env-file", "Read in a file of environment variables."):count "*"
+  p:option("-w --workdir", "Working directory inside the container.")
+  p:option("-u --user", "Username or UID (format: <name|uid>[:<group|gid>]).")
+  p:option("--entrypoint", "Overwrite the default ENTRYPOINT of the image.")
+  p:option("-h --hostname", "Container host name.")
+  p:option("-v --volume", "Bind mount a volume (HOST:CONTAINER[:ro])."):count "*"
+  p:option("--tmpfs", "Mount a tmpfs directory (PATH[:size=N,mode=M])."):count "*"
+  p:flag("--read-only", "Mount the container's root filesystem as read only.")
+  p:option("--network --net", "Connect a container to a network: host (the default until bridge "
+    .. "networking exists) or none.")
+  p:option("--cap-add", "Add Linux capabilities."):count "*"
+  p:option("--cap-drop", "Drop Linux capabilities."):count "*"
+  p:flag("--privileged", "Give extended privileges to this container.")
+  p:flag("--init", "Run an init inside the container that forwards signals and reaps processes.")
+  p:option("-m --memory", "Memory limit (e.g. 200M).")
+  p:option("--memory-swap", "Swap limit equal to memory plus swap: '-1' to enable unlimited swap.")
+  p:option("--cpus", "Number of CPUs.")
+  p:option("-c --cpu-shares", "CPU shares (relative weight).")
+  p:option("--pids-limit", "Tune container pids limit (set -1 for unlimited).")
+  p:argument("image", "Image to run.")
+  p:argument("command", "Command and arguments."):args "*"
+end
+
+local setup, parse = ccli.raw_verb("run", M.summary, M.flags)
+M.setup = setup
+
+-- An fd that reads as end of file (stdin of a container without -i).
+local function eof_fd()
+  local r, w = errors.need("pipe", sys.pipe())
+  sys.close(w)
+  return r
+end
+
+local function opts_of(o)
+  return {
+    image = o.image, cmd = o.command, detach = o.detach, interactive = o.interactive, tty = o.tty,
+    rm = o.rm, name = o.name, env = o.env, env_file = o.env_file, workdir = o.workdir, user = o.user,
+    entrypoint = o.entrypoint, hostname = o.hostname, volumes = o.volume, tmpfs = o.tmpfs,
+    read_only = o.read_only, network = o.network, cap_add = o.cap_add, cap_drop = o.cap_drop,
+    privileged = o.privileged, init = o.init, memory = o.memory, memory_swap = o.memory_swap,
+    cpus = o.cpus, cpu_shares = o.cpu_shares, pids_limit = o.pids_limit,
+  }
+end
+
+--- Create the container record (and its directory) for the parsed flags; returns it.
+function M.create(imgs, opts)
+  local entry, err = imgs:lookup(opts.image)
+  if not entry then
+    config.fail("Unable to find image '%s' locally: %s", opts.image, err)
+  end
+  local img = imgs:image(entry.digest)
+  local c = config.new(imgs, img, opts)
+  errors.need("create container dir", fs.mkdir_p(state.dir(imgs, c.Id), tonumber("700", 8)))
+  state.save(imgs, c)
+  return c
+end
+
+local function report_exec_error(status)
+  if status.exec_error then
+    io.stderr:write("cbuild: error: failed to create task for container: ", status.exec_error, "\n")
+  end
+end
+
+-- Run c here, in the foreground, until it exits; returns its exit status.
+local function foreground(imgs, c, o)
+  local pty, master, slave
+  local io_
+  if o.tty then
+    pty = require "cbuild.core.pty"
+    master, slave = errors.need("open a pty", pty.open())
+    io_ = { stdin = slave, stdout = slave, stderr = slave, ctty = true }
+  else
+    io_ = { stdin = (not o.interactive) and eof_fd() or nil, setsid = true }
+  end
+  local ok, h = pcall(runtime.start, imgs, c, io_)
+  if slave then
+    sys.close(slave)
+  elseif io_.stdin then
+    sys.close(io_.stdin)
+  end
+  if not ok then
+    if master then
+      sys.close(master)
+    end
+    state.update(imgs, c.Id, function(s)
+      s.State.Error = errors.is(h) and h.msg or tostring(h)
+    end)
+    if o.rm then
+      runtime.remove(imgs, c)
+    end
+    error(h, 0)
+  end
+  runtime.mark_running(imgs, c, h)
+  local status
+  local sok, serr = pcall(function()
+    if o.tty then
+      status = runtime.relay_pty(master, o.interactive, h.proc:pidfd(), function()
+        return errors.need("wait for the container", h.proc:wait())
+      end, function(sig)
+        h.proc:kill(sig)
+      end)
+    else
+      status = runtime.supervise_plain(h.proc)
+    end
+  end)
+  if master then
+    sys.close(master)
+  end
+  if not sok then
+    h.proc:kill "KILL"
+    status = h.proc:wait() or { code = 137 }
+  end
+  runtime.finish(imgs, c, h, status)
+  if o.rm then
+    runtime.remove(imgs, c)
+  end
+  if not sok then
+    error(serr, 0)
+  end
+  report_exec_error(status)
+  return status.code
+end
+
+--- Hand c to a detached monitor; returns the monitor's verdict: true, or nil, message, status.
+function M.start_detached(imgs, c)
+  local exe = errors.need("find the cbuild executable", fs.readlink "/proc/self/exe")
+  local rfd, wfd = errors.need("pipe", sys.pipe())
+  local pid, msg = proc.spawn_detached({ exe, "--root", imgs.root, "container", "_monitor",
+    "--notify-fd", tostring(wfd), c.Id }, { keep_fd = wfd })
+  sys.close(wfd)
+  if not pid then
+    sys.close(rfd)
+    return nil, msg, 125
+  end
+  local parts = {}
+  while true do
+    local data = sys.read(rfd)
+    if not data or data == "" then
+      break
+    end
+    parts[#parts + 1] = data
+  end
+  sys.close(rfd)
+  local answer = table.concat(parts)
+  if answer == "ok" then
+    return true
+  end
+  local code, text = answer:match "^(%d+):(.*)$"
+  return nil, text or "the container monitor died during start", tonumber(code) or 125
+end
+
+local function detached(imgs, c)
+  local ok, msg, code = M.start_detached(imgs, c)
+  if ok then
+    io.stdout:write(c.Id, "\n")
+    return 0
+  end
+  io.stderr:write("cbuild: error: ", msg, "\n")
+  return code
+end
+
+function M.run(args, ctx)
+  local o = parse(args)
+  return ccli.exit125(function()
+    local imgs = ctx:store()
+    local c = M.create(imgs, opts_of(o))
+    if o.detach then
+      return detached(imgs, c)
+    end
+    return foreground(imgs, c, o)
+  end)
+end
+
+return M

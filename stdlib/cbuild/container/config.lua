@@ -1,0 +1,341 @@
+-- A new container from an image and `run` flags: docker's rules for the command (ENTRYPOINT and
+-- CMD), the environment, limits with docker's units, capabilities, binds and tmpfs, assembled
+-- as the docker-shaped record that state.lua stores.
+--
+-- Engine module: user mistakes raise cbuild.errors (exit 125 at the CLI).
+local fs = require "cbuild.core.fs"
+local json = require "cbuild.core.json"
+local errors = require "cbuild.errors"
+local imgconfig = require "cbuild.image.config"
+local state = require "cbuild.container.state"
+
+local M = {}
+
+-- docker's default capability set (moby oci/caps/defaults.go).
+M.DEFAULT_CAPS = {
+  "CHOWN", "DAC_OVERRIDE", "FSETID", "FOWNER", "MKNOD", "NET_RAW", "SETGID", "SETUID", "SETFCAP",
+  "SETPCAP", "NET_BIND_SERVICE", "SYS_CHROOT", "KILL", "AUDIT_WRITE",
+}
+
+local function fail(fmt, ...)
+  error(errors.new(string.format(fmt, ...), { exit = 125 }), 0)
+end
+M.fail = fail
+
+--- docker's RAMInBytes: "200M", "1g", "512k", "1024" (binary units) -> bytes, or nil.
+function M.parse_bytes(s)
+  if s == nil then
+    return nil
+  end
+  local num, unit = tostring(s):lower():match "^(%d+%.?%d*)%s*([kmgtp]?)b?$"
+  if not num then
+    return nil
+  end
+  local mult = ({ [""] = 1, k = 1024, m = 1024 ^ 2, g = 1024 ^ 3, t = 1024 ^ 4, p = 1024 ^ 5 })[unit]
+  return math.tointeger(math.floor(tonumber(num) * mult))
+end
+
+--- The command docker runs: ENTRYPOINT (or --entrypoint, which also drops the image's CMD)
+--- followed by the arguments (or the image's CMD).  Returns argv, entrypoint, cmd.
+function M.command(imgcfg, entrypoint_flag, args)
+  local entrypoint, cmd = imgcfg.Entrypoint, imgcfg.Cmd
+  if entrypoint_flag ~= nil then
+    entrypoint = entrypoint_flag ~= "" and { entrypoint_flag } or nil
+    cmd = nil
+  end
+  if args and #args > 0 then
+    cmd = args
+  end
+  local argv = {}
+  for _, a in ipairs(entrypoint or {}) do
+    argv[#argv + 1] = a
+  end
+  for _, a in ipairs(cmd or {}) do
+    argv[#argv + 1] = a
+  end
+  return argv, entrypoint, cmd
+end
+
+--- docker's capability arithmetic: the default set plus add minus drop ("ALL" allowed on both).
+function M.caps(add, drop)
+  local norm = function(c)
+    return (c:upper():gsub("^CAP_", ""))
+  end
+  local set, order = {}, {}
+  local function put(c)
+    if not set[c] then
+      set[c] = true
+      order[#order + 1] = c
+    end
+  end
+  local all_dropped = false
+  for _, d in ipairs(drop or {}) do
+    if norm(d) == "ALL" then
+      all_dropped = true
+    end
+  end
+  if not all_dropped then
+    for _, c in ipairs(M.DEFAULT_CAPS) do
+      put(c)
+    end
+  end
+  for _, a in ipairs(add or {}) do
+    if norm(a) == "ALL" then
+      return nil, true -- every capability: as privileged, minus nothing
+    end
+    put(norm(a))
+  end
+  local out = {}
+  local dropped = {}
+  for _, d in ipairs(drop or {}) do
+    dropped[norm(d)] = true
+  end
+  for _, c in ipairs(order) do
+    if not dropped[c] then
+      out[#out + 1] = c
+    end
+  end
+  return out, false
+end
+
+-- Read an --env-file: KEY=VALUE lines, KEY alone takes the host's value, # comments.
+local function env_file(path)
+  local text = fs.read_file(path)
+  if not text then
+    fail("open %s: no such file or directory", path)
+  end
+  local out = {}
+  for line in text:gmatch "[^\n]+" do
+    line = line:gsub("^%s+", ""):gsub("\r$", "")
+    if line ~= "" and not line:match "^#" then
+      out[#out + 1] = line
+    end
+  end
+  return out
+end
+
+local function apply_env(env, list)
+  for _, kv in ipairs(list) do
+    local k, v = kv:match "^([^=]+)=(.*)$"
+    if not k then
+      k, v = kv, os.getenv(kv)
+    end
+    if v ~= nil then
+      env = imgconfig.env_set(env, k, v)
+    end
+  end
+  return env
+end
+
+--- Parse -v HOST:CTR[:ro|rw] into a mount (host paths only: named volumes are not supported).
+function M.parse_volume(spec)
+  local parts = {}
+  for p in (spec .. ":"):gmatch "([^:]*):" do
+    parts[#parts + 1] = p
+  end
+  if #parts < 2 or #parts > 3 then
+    fail("invalid volume specification: '%s'", spec)
+  end
+  local src, dst, mode = parts[1], parts[2], parts[3] or "rw"
+  if not src:match "^/" then
+    fail("invalid volume specification: '%s': named volumes are not supported, use an absolute host path", spec)
+  end
+  if not dst:match "^/" then
+    fail("invalid volume specification: '%s': the container path must be absolute", spec)
+  end
+  if mode ~= "ro" and mode ~= "rw" then
+    fail("invalid mode: %s", mode)
+  end
+  return { Type = "bind", Source = src, Destination = dst, Mode = mode ~= "rw" and mode or "",
+    RW = mode == "rw", Propagation = "rprivate" }
+end
+
+--- Parse --tmpfs /path[:size=64m,mode=1777].
+function M.parse_tmpfs(spec)
+  local path, opts = spec:match "^([^:]+):?(.*)$"
+  if not path or not path:match "^/" then
+    fail("invalid tmpfs mount '%s': the path must be absolute", spec)
+  end
+  local m = { type = "tmpfs", target = path }
+  for o in opts:gmatch "[^,]+" do
+    local k, v = o:match "^([^=]+)=(.*)$"
+    if k == "size" then
+      m.size = M.parse_bytes(v) or fail("invalid tmpfs size '%s'", v)
+    elseif k == "mode" then
+      m.mode = tonumber(v, 8) or fail("invalid tmpfs mode '%s'", v)
+    end
+  end
+  return m
+end
+
+--- The cgroup limits of a HostConfig (nil when there are none).
+function M.limits(hc)
+  local lim, any = {}, false
+  if hc.Memory and hc.Memory > 0 then
+    lim.memory, any = hc.Memory, true
+    if hc.MemorySwap and hc.MemorySwap ~= 0 then
+      lim.memory_swap = hc.MemorySwap
+    end
+  end
+  if hc.NanoCpus and hc.NanoCpus > 0 then
+    lim.cpu_period = 100000
+    lim.cpu_quota = math.tointeger(hc.NanoCpus * 100000 // 1000000000)
+    any = true
+  end
+  if hc.CpuShares and hc.CpuShares > 0 then
+    lim.cpu_shares, any = hc.CpuShares, true
+  end
+  if hc.PidsLimit and hc.PidsLimit > 0 then
+    lim.pids, any = hc.PidsLimit, true
+  end
+  return any and lim or nil
+end
+
+local function arr(t)
+  return json.array(t or {})
+end
+
+--- A new container record from opts (the parsed `run` flags) and an image
+--- ({digest, config, manifest} from the image store).  opts.image is the name as given.
+function M.new(imgs, img, opts)
+  local icfg = (img.config.config or {})
+  local argv, entrypoint, cmd = M.command(icfg, opts.entrypoint, opts.cmd)
+  if #argv == 0 then
+    fail "No command specified"
+  end
+  local id = state.new_id()
+  local env = arr(icfg.Env)
+  local hostname = opts.hostname or id:sub(1, 12)
+  for _, f in ipairs(opts.env_file or {}) do
+    env = apply_env(env, env_file(f))
+  end
+  env = apply_env(env, opts.env or {})
+  local map = imgconfig.env_map(env)
+  local full_env = json.array {}
+  if map.PATH == nil then
+    full_env[#full_env + 1] = "PATH=" .. imgconfig.DEFAULT_PATH
+  end
+  full_env[#full_env + 1] = "HOSTNAME=" .. hostname
+  for _, kv in ipairs(env) do
+    if not kv:match "^HOSTNAME=" then
+      full_env[#full_env + 1] = kv
+    end
+  end
+  if opts.tty and map.TERM == nil then
+    full_env[#full_env + 1] = "TERM=xterm"
+  end
+
+  local memory = opts.memory and (M.parse_bytes(opts.memory) or fail("invalid size: '%s'", opts.memory)) or 0
+  local swap = 0
+  if opts.memory_swap then
+    swap = opts.memory_swap == "-1" and -1 or M.parse_bytes(opts.memory_swap)
+      or fail("invalid size: '%s'", opts.memory_swap)
+    if memory == 0 then
+      fail "You should always set the Memory limit when using Memoryswap limit, see usage"
+    end
+    if swap > 0 and swap < memory then
+      fail "Minimum memoryswap limit should be larger than memory limit, see usage"
+    end
+  elseif memory > 0 then
+    swap = 2 * memory -- docker's default: as much swap as memory
+  end
+  if memory > 0 and memory < 6 * 1024 * 1024 then
+    fail "Minimum memory limit allowed is 6MB"
+  end
+  local nano = 0
+  if opts.cpus then
+    local n = tonumber(opts.cpus)
+    if not n or n < 0 then
+      fail("invalid argument \"%s\" for \"--cpus\" flag", opts.cpus)
+    end
+    nano = math.tointeger(math.floor(n * 1e9 + 0.5))
+  end
+  local network = opts.network or "host"
+  if network ~= "host" and network ~= "none" then
+    fail("network %s not found (only host and none exist until bridge networking does)", network)
+  end
+
+  local mounts = arr {}
+  local binds = arr {}
+  for _, v in ipairs(opts.volumes or {}) do
+    mounts[#mounts + 1] = M.parse_volume(v)
+    binds[#binds + 1] = v
+  end
+  local tmpfs = json.object {}
+  for _, t in ipairs(opts.tmpfs or {}) do
+    local m = M.parse_tmpfs(t)
+    tmpfs[m.target] = t:match "^[^:]+:(.*)$" or ""
+  end
+  local caps, all = M.caps(opts.cap_add, opts.cap_drop)
+
+  local config = {
+    Hostname = hostname,
+    Domainname = "",
+    User = opts.user or icfg.User or "",
+    AttachStdin = opts.interactive or false,
+    AttachStdout = not opts.detach,
+    AttachStderr = not opts.detach,
+    Tty = opts.tty or false,
+    OpenStdin = opts.interactive or false,
+    StdinOnce = opts.interactive or false,
+    Env = full_env,
+    Cmd = cmd and arr(cmd) or json.null,
+    Image = opts.image,
+    Volumes = json.null,
+    WorkingDir = opts.workdir or icfg.WorkingDir or "",
+    Entrypoint = entrypoint and arr(entrypoint) or json.null,
+    Labels = icfg.Labels or json.object {},
+    StopSignal = icfg.StopSignal,
+  }
+  local host = {
+    Binds = binds,
+    NetworkMode = network,
+    AutoRemove = opts.rm or false,
+    CapAdd = arr(opts.cap_add),
+    CapDrop = arr(opts.cap_drop),
+    Privileged = opts.privileged or false,
+    ReadonlyRootfs = opts.read_only or false,
+    Tmpfs = tmpfs,
+    Init = opts.init or false,
+    Memory = memory,
+    MemorySwap = swap,
+    NanoCpus = nano,
+    CpuShares = math.tointeger(tonumber(opts.cpu_shares or 0)) or fail("invalid --cpu-shares"),
+    PidsLimit = math.tointeger(tonumber(opts.pids_limit or 0)) or fail("invalid --pids-limit"),
+  }
+  local now = state.now()
+  return {
+    Id = id,
+    Created = now,
+    Path = argv[1],
+    Args = arr { table.unpack(argv, 2) },
+    State = {
+      Status = "created", Running = false, Paused = false, Restarting = false, OOMKilled = false,
+      Dead = false, Pid = 0, ExitCode = 0, Error = "", StartedAt = state.ZERO_TIME,
+      FinishedAt = state.ZERO_TIME,
+    },
+    Image = img.config_digest,
+    ResolvConfPath = state.dir(imgs, id) .. "/resolv.conf",
+    HostnamePath = state.dir(imgs, id) .. "/hostname",
+    HostsPath = state.dir(imgs, id) .. "/hosts",
+    LogPath = state.dir(imgs, id) .. "/" .. id .. "-json.log",
+    Name = state.pick_name(imgs, opts.name),
+    RestartCount = 0,
+    Driver = "overlay",
+    Platform = "linux",
+    Config = config,
+    HostConfig = host,
+    Mounts = mounts,
+    Cbuild = {
+      manifest = img.digest,
+      layers = img.manifest.layers or arr {},
+      argv = arr(argv),
+      caps = (not all) and arr(caps) or nil,
+      privileged = (opts.privileged or all) or false,
+      tmpfs = arr(opts.tmpfs),
+      cgroup = "cbuild/" .. id,
+    },
+  }
+end
+
+return M

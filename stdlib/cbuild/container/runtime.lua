@@ -1,0 +1,417 @@
+-- The container lifecycle: mount the rootfs (the image's snapshots under an overlay whose upper
+-- and work dirs live in containers/<id>/ and outlive the process), make the cgroup, start the
+-- sandbox, record the state, and clean up at the end.  The supervision loops (foreground with
+-- or without a pty, and the detached monitor's) are here too.
+--
+-- Engine module: failures raise cbuild.errors.
+local cgroup = require "cbuild.core.cgroup"
+local fs = require "cbuild.core.fs"
+local mount = require "cbuild.core.mount"
+local sandbox = require "cbuild.core.sandbox"
+local sys = require "cbuild.core.sys"
+local errors = require "cbuild.errors"
+local imgconfig = require "cbuild.image.config"
+local snapshot = require "cbuild.build.snapshot"
+local user = require "cbuild.build.user"
+local config = require "cbuild.container.config"
+local state = require "cbuild.container.state"
+
+local M = {}
+
+local function mkdirs(dir, ...)
+  for _, name in ipairs { ... } do
+    errors.need("create '" .. dir .. "/" .. name .. "'", fs.mkdir_p(dir .. "/" .. name, tonumber("755", 8)))
+  end
+end
+
+--- Mount the container's rootfs (idempotent); returns its path.
+function M.mount_rootfs(imgs, c)
+  local dir = state.dir(imgs, c.Id)
+  mkdirs(dir, "upper", "work", "rootfs")
+  local rootfs = dir .. "/rootfs"
+  if mount.is_mountpoint(rootfs) == true then
+    return rootfs
+  end
+  local dirs = snapshot.ensure(imgs, c.Cbuild.layers)
+  local lower = {}
+  for i = #dirs, 1, -1 do
+    lower[#lower + 1] = dirs[i]
+  end
+  if #lower == 0 then
+    mkdirs(dir, "empty")
+    lower[1] = dir .. "/empty"
+  end
+  errors.need("mount the container's rootfs",
+    mount.overlay { lower = lower, upper = dir .. "/upper", work = dir .. "/work", target = rootfs })
+  return rootfs
+end
+
+--- Unmount the rootfs if mounted.
+function M.umount_rootfs(imgs, c)
+  local rootfs = state.dir(imgs, c.Id) .. "/rootfs"
+  if mount.is_mountpoint(rootfs) == true then
+    if not mount.umount(rootfs) then
+      mount.umount(rootfs, { detach = true })
+    end
+  end
+end
+
+-- /etc/resolv.conf, hosts and hostname of the container, in its directory.
+local function etc_files(c)
+  local host = c.Config.Hostname
+  local resolv = fs.read_file "/etc/resolv.conf" or ""
+  local hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+  if c.HostConfig.NetworkMode ~= "host" then
+    hosts = hosts .. "127.0.1.1\t" .. host .. "\n"
+  else
+    hosts = hosts .. "127.0.1.1\t" .. host .. "\n" .. (fs.read_file "/etc/hosts" or "")
+  end
+  errors.need("write resolv.conf", fs.write_file(c.ResolvConfPath, resolv, { mode = 420 }))
+  errors.need("write hosts", fs.write_file(c.HostsPath, hosts, { mode = 420 }))
+  errors.need("write hostname", fs.write_file(c.HostnamePath, host .. "\n", { mode = 420 }))
+  return { resolv_conf = c.ResolvConfPath, hosts = c.HostsPath, hostname = c.HostnamePath }
+end
+
+--- The tiny init for --init: $CBUILD_INIT, or cbuild-init beside the cbuild executable.
+function M.init_path()
+  local env = os.getenv "CBUILD_INIT"
+  if env and env ~= "" then
+    return env
+  end
+  local exe = fs.readlink "/proc/self/exe"
+  local cand = exe and exe:gsub("/[^/]*$", "") .. "/cbuild-init"
+  if cand and fs.exists(cand) then
+    return cand
+  end
+  return nil
+end
+
+--- The user c runs as, resolved in rootfs ({uid, gid, groups, home}).
+function M.resolve_user(rootfs, spec)
+  local who, uerr = user.resolve(rootfs, spec)
+  if not who then
+    config.fail("%s", uerr)
+  end
+  return who
+end
+
+--- The environment with HOME from the user's passwd entry when the image does not set it.
+function M.environment(env, who)
+  local map = imgconfig.env_map(env)
+  local out = {}
+  for i, kv in ipairs(env) do
+    out[i] = kv
+  end
+  if map.HOME == nil then
+    out[#out + 1] = "HOME=" .. (who.home or "/")
+  end
+  return out
+end
+
+--- Start c: rootfs, cgroup, sandbox.  io = {stdin=, stdout=, stderr=, ctty=, setsid=}.
+--- Returns a handle {proc, cg, rootfs}; on failure nothing is left running or mounted.
+function M.start(imgs, c, io_)
+  local rootfs = M.mount_rootfs(imgs, c)
+  local handle = { rootfs = rootfs }
+  local ok, err = pcall(function()
+    local who = M.resolve_user(rootfs, c.Config.User)
+    local hc = c.HostConfig
+    local limits = config.limits(hc)
+    local cg, msg = cgroup.create(c.Cbuild.cgroup, limits)
+    if not cg and limits then
+      config.fail("cgroup for the container's limits: %s", msg)
+    end
+    handle.cg = cg
+    local mounts = {}
+    for _, m in ipairs(c.Mounts or {}) do
+      if m.Type == "bind" then
+        if not fs.exists(m.Source) then
+          errors.need("create bind source '" .. m.Source .. "'", fs.mkdir_p(m.Source, tonumber("755", 8)))
+        end
+        mounts[#mounts + 1] = { type = "bind", source = m.Source, target = m.Destination, readonly = not m.RW }
+      end
+    end
+    for _, t in ipairs(c.Cbuild.tmpfs or {}) do
+      mounts[#mounts + 1] = config.parse_tmpfs(t)
+    end
+    local argv = {}
+    for i, a in ipairs(c.Cbuild.argv) do
+      argv[i] = a
+    end
+    if hc.Init then
+      local init = M.init_path() or config.fail "--init: no cbuild-init found (set CBUILD_INIT)"
+      mounts[#mounts + 1] = { type = "bind", source = init, target = "/dev/init", readonly = true }
+      table.insert(argv, 1, "--")
+      table.insert(argv, 1, "/dev/init")
+    end
+    local cwd = c.Config.WorkingDir ~= "" and c.Config.WorkingDir or "/"
+    handle.proc = errors.need("start container", sandbox.spawn {
+      rootfs = rootfs,
+      argv = argv,
+      env = M.environment(c.Config.Env, who),
+      cwd = cwd,
+      uid = who.uid,
+      gid = who.gid,
+      groups = who.groups,
+      hostname = c.Config.Hostname,
+      network = hc.NetworkMode,
+      etc_files = etc_files(c),
+      mounts = mounts,
+      caps = c.Cbuild.caps,
+      privileged = c.Cbuild.privileged,
+      readonly_rootfs = hc.ReadonlyRootfs,
+      stdin = io_.stdin,
+      stdout = io_.stdout,
+      stderr = io_.stderr,
+      setsid = io_.setsid,
+      ctty = io_.ctty,
+      cgroup_procs = cg and cg:procs_paths() or nil,
+    })
+  end)
+  if not ok then
+    if handle.cg then
+      handle.cg:remove()
+      handle.cg:close()
+    end
+    M.umount_rootfs(imgs, c)
+    error(err, 0)
+  end
+  return handle
+end
+
+--- Record that c runs under this process (the monitor or a foreground cbuild).
+function M.mark_running(imgs, c, h)
+  local me = sys.getpid()
+  return state.update(imgs, c.Id, function(s)
+    s.State.Status = "running"
+    s.State.Running = true
+    s.State.Pid = h.proc:pid()
+    s.State.ExitCode = 0
+    s.State.Error = ""
+    s.State.OOMKilled = false
+    s.State.StartedAt = state.now()
+    s.State.FinishedAt = state.ZERO_TIME
+    s.Cbuild.monitor_pid = me
+    s.Cbuild.monitor_start = state.starttime(me)
+    s.Cbuild.stubs = h.proc:stubs()
+  end)
+end
+
+--- Tear down after the container's init ended with status; records the exit.  Returns the
+--- record (nil when it was removed meanwhile).
+function M.finish(imgs, c, h, status)
+  local oom = false
+  if h.cg then
+    oom = (h.cg:oom_killed() or 0) > 0
+  end
+  h.proc:remove_stubs()
+  h.proc:close()
+  if h.cg then
+    h.cg:remove()
+    h.cg:close()
+  end
+  M.umount_rootfs(imgs, c)
+  return state.update(imgs, c.Id, function(s)
+    s.State.Status = "exited"
+    s.State.Running = false
+    s.State.Pid = 0
+    s.State.ExitCode = status.code
+    s.State.OOMKilled = oom
+    s.State.Error = status.exec_error or ""
+    s.State.FinishedAt = state.now()
+    s.Cbuild.monitor_pid = nil
+    s.Cbuild.monitor_start = nil
+  end)
+end
+
+--- Remove a container that is not running: its mounts, cgroup and directory.
+function M.remove(imgs, c)
+  M.umount_rootfs(imgs, c)
+  local cg = cgroup.open(c.Cbuild.cgroup)
+  if cg then
+    cg:remove()
+    cg:close()
+  end
+  errors.need("remove container " .. c.Id, fs.rm_rf(state.dir(imgs, c.Id)))
+end
+
+--- Wait (polling the record) until c no longer runs or timeout seconds passed (nil: forever).
+--- Returns the last record and whether it stopped.
+function M.wait_stopped(imgs, id, timeout)
+  local deadline = timeout and sys.time() + timeout
+  while true do
+    local c = state.load(imgs, id)
+    if not c or not c.State.Running then
+      return c, true
+    end
+    if deadline and sys.time() >= deadline then
+      return c, false
+    end
+    sys.poll({}, 50)
+  end
+end
+
+-- ---- supervision loops ------------------------------------------------------------------------
+
+local FORWARD = { "INT", "TERM", "HUP", "QUIT" }
+
+local function read_or_eof(fd)
+  local data = sys.read(fd)
+  return data or "" -- EIO on a pty master whose slave closed: the end
+end
+
+--- Foreground without a pty: the container has our stdio; forward signals until it exits.
+function M.supervise_plain(proc)
+  local sigfd = errors.need("signals", sys.signalfd(FORWARD))
+  local pidfd = proc:pidfd()
+  local ok, status = pcall(function()
+    while true do
+      local ready = errors.need("wait for the container", sys.poll({ pidfd, sigfd }, -1))
+      if ready[sigfd] then
+        local sig = sys.read_signal(sigfd)
+        if sig and sig > 0 then
+          proc:kill(sig)
+        end
+      end
+      if ready[pidfd] then
+        return errors.need("wait for the container", proc:wait())
+      end
+    end
+  end)
+  sys.close(sigfd)
+  sys.unblock_signals(FORWARD)
+  if not ok then
+    error(status, 0)
+  end
+  return status
+end
+
+--- Foreground with a pty: relay our stdin (when interactive) to the master and the master to
+--- our stdout, in raw mode, with window size changes.  wait() returns the status.
+function M.relay_pty(master, interactive, pidfd, wait, on_signal)
+  local pty = require "cbuild.core.pty"
+  local saved
+  if sys.isatty(0) then
+    local rows, cols = pty.winsize(0)
+    if rows then
+      pty.set_winsize(master, rows, cols)
+    end
+    if interactive then
+      saved = pty.make_raw(0)
+    end
+  end
+  local sigs = { "WINCH", "INT", "TERM", "HUP", "QUIT" }
+  local sigfd = errors.need("signals", sys.signalfd(sigs))
+  local ok, status = pcall(function()
+    local stdin_open = interactive
+    local status
+    while true do
+      local fds = { master, sigfd }
+      if stdin_open then
+        fds[#fds + 1] = 0
+      end
+      if not status then
+        fds[#fds + 1] = pidfd
+      end
+      local ready = errors.need("relay", sys.poll(fds, status and 100 or -1))
+      if ready[sigfd] then
+        local sig = sys.read_signal(sigfd)
+        if sig == 28 then -- SIGWINCH
+          local rows, cols = pty.winsize(0)
+          if rows then
+            pty.set_winsize(master, rows, cols)
+          end
+        elseif sig and sig > 0 and on_signal then
+          on_signal(sig)
+        end
+      end
+      if stdin_open and ready[0] then
+        local data = sys.read(0)
+        if not data or data == "" then
+          stdin_open = false
+          sys.write(master, "\4") -- EOF to the line discipline
+        else
+          sys.write(master, data)
+        end
+      end
+      if ready[master] then
+        local data = read_or_eof(master)
+        if data == "" then
+          status = status or wait()
+          return status
+        end
+        sys.write(1, data)
+      elseif status then
+        return status -- the container ended and the pty is drained
+      end
+      if ready[pidfd] and not status then
+        status = wait()
+      end
+    end
+  end)
+  sys.close(sigfd)
+  sys.unblock_signals(sigs)
+  if saved then
+    pty.restore(0, saved)
+  end
+  if not ok then
+    error(status, 0)
+  end
+  return status
+end
+
+--- The detached monitor's loop: output pipes (or a pty master) into the json-file log.
+function M.supervise_logged(proc, outs, log)
+  local sigfd = errors.need("signals", sys.signalfd { "INT", "TERM", "HUP" })
+  local pidfd = proc:pidfd()
+  local open = {}
+  for fd in pairs(outs) do
+    open[fd] = true
+  end
+  local status
+  while true do
+    local fds = { sigfd }
+    for fd in pairs(open) do
+      fds[#fds + 1] = fd
+    end
+    if not status then
+      fds[#fds + 1] = pidfd
+    end
+    if status and not next(open) then
+      break
+    end
+    local ready = errors.need("monitor", sys.poll(fds, status and 200 or -1))
+    if ready[sigfd] then
+      local sig = sys.read_signal(sigfd)
+      if sig and sig > 0 then
+        proc:kill(sig)
+      end
+    end
+    local any = false
+    for fd in pairs(open) do
+      if ready[fd] then
+        any = true
+        local data = read_or_eof(fd)
+        if data == "" then
+          open[fd] = nil
+          sys.close(fd)
+        else
+          log:add(outs[fd], data)
+        end
+      end
+    end
+    if ready[pidfd] and not status then
+      status = errors.need("wait for the container", proc:wait())
+    elseif status and not any then
+      break -- output still open after the end (a daemonized child holds it): stop reading
+    end
+  end
+  for fd in pairs(open) do
+    sys.close(fd)
+  end
+  log:flush()
+  sys.close(sigfd)
+  return status
+end
+
+return M
