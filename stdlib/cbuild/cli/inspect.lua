@@ -1,14 +1,26 @@
--- cbuild inspect NAME...: docker-shaped JSON for images.
+-- cbuild inspect NAME...: docker-shaped JSON for containers and images.
 local json = require "cbuild.core.json"
 local errors = require "cbuild.errors"
 local reference = require "cbuild.image.reference"
+local cstate = require "cbuild.container.state"
 
-local M = { summary = "Display detailed information on images" }
+local M = { summary = "Return low-level information on containers and images" }
 
 function M.setup(cmd)
-  cmd:argument("name", "Image name or ID."):args "+"
+  cmd:argument("name", "Container or image name or ID."):args "+"
   cmd:option("-f --format", "Print one Go-template-like field path, e.g. '{{.Config.Cmd}}' or '.Id'.")
-  cmd:option("--type", "Only inspect objects of this type (image).")
+  cmd:option("--type", "Only inspect objects of this type (container or image).")
+end
+
+--- The docker `container inspect` object of a record: state.json without cbuild's own part.
+function M.container_object(c)
+  local out = {}
+  for k, v in pairs(c) do
+    if k ~= "Cbuild" and k ~= "stale" then
+      out[k] = v
+    end
+  end
+  return out
 end
 
 --- The docker `image inspect` object for an index entry.
@@ -71,11 +83,17 @@ function M.run(args, ctx)
   local images = ctx:store()
   local objs, status = json.array {}, 0
   for _, name in ipairs(args.name) do
-    local e, err = images:lookup(name)
-    if e then
+    local c = args.type ~= "image" and cstate.lookup(images, name)
+    local e, err
+    if not c and args.type ~= "container" then
+      e, err = images:lookup(name)
+    end
+    if c then
+      objs[#objs + 1] = M.container_object(c)
+    elseif e then
       objs[#objs + 1] = M.image_object(images, e)
     else
-      io.stderr:write("cbuild: error: ", err, "\n")
+      io.stderr:write("cbuild: error: ", err or ("No such container: " .. name), "\n")
       status = 1
     end
   end

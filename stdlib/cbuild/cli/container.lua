@@ -1,0 +1,44 @@
+-- cbuild container SUBCOMMAND: docker's management form (container ls -a, container rm, ...),
+-- and the hidden `container _monitor` that a detached container's monitor process runs.
+local M = { summary = "Manage containers" }
+
+M.subcommands = {
+  { "ls", "ps", aliases = { "list", "ps" } },
+  { "run" }, { "start" }, { "stop" }, { "kill" }, { "rm", aliases = { "remove" } }, { "logs" },
+  { "inspect" }, { "exec" }, { "top" }, { "stats" }, { "wait" }, { "commit" },
+}
+
+local function module_of(sub)
+  return require("cbuild.cli." .. (sub[2] or sub[1]))
+end
+
+function M.setup(cmd)
+  cmd:command_target "subcommand"
+  cmd:require_command(true)
+  for _, sub in ipairs(M.subcommands) do
+    local mod = module_of(sub)
+    local sc = cmd:command(table.concat({ sub[1], table.unpack(sub.aliases or {}) }, " "), mod.summary)
+    if mod.setup then
+      mod.setup(sc)
+    end
+  end
+  local mon = cmd:command("_monitor", "Supervise a detached container (internal).")
+  mon:hidden(true)
+  mon:option("--notify-fd", "Where to report the start."):convert(math.tointeger)
+  mon:argument("id", "Container ID.")
+end
+
+function M.run(args, ctx)
+  if args.subcommand == "_monitor" then
+    local monitor = require "cbuild.container.monitor"
+    return monitor.main(ctx:store(), args.id, args.notify_fd)
+  end
+  for _, sub in ipairs(M.subcommands) do
+    if sub[1] == args.subcommand then
+      return module_of(sub).run(args, ctx)
+    end
+  end
+  return 125
+end
+
+return M

@@ -1,0 +1,94 @@
+-- The monitor of a detached container: a cbuild process of its own (double-forked, setsid) that
+-- starts the container, tells the `run -d` or `start` that launched it how the start went (on
+-- the notify fd: "ok", or "<status>:<message>"), writes its output to the json-file log, and
+-- records its exit (code, end time, OOM kill) in state.json.
+local pty = require "cbuild.core.pty"
+local sys = require "cbuild.core.sys"
+local errors = require "cbuild.errors"
+local logs = require "cbuild.container.logs"
+local runtime = require "cbuild.container.runtime"
+local state = require "cbuild.container.state"
+
+local M = {}
+
+M.EXEC_GRACE_MS = 100 -- how long a start waits for an exec failure before saying "ok"
+
+local function notify(fd, text)
+  if fd then
+    sys.write(fd, text)
+    sys.close(fd)
+  end
+end
+
+--- Run container id to its end; returns the exit status for the monitor process.
+function M.main(imgs, id, notify_fd)
+  local c = state.load(imgs, id)
+  if not c then
+    notify(notify_fd, "125:No such container: " .. id)
+    return 125
+  end
+  if c.State.Running then
+    notify(notify_fd, "ok")
+    return 0
+  end
+  local outs, io_, close_after = {}, nil, nil -- luacheck: ignore 311
+  if c.Config.Tty then
+    local master, slave = errors.need("open a pty", pty.open())
+    outs[master] = "stdout"
+    io_ = { stdin = slave, stdout = slave, stderr = slave, ctty = true }
+    close_after = { slave }
+  else
+    local ro, wo = errors.need("pipe", sys.pipe())
+    local re, we = errors.need("pipe", sys.pipe())
+    local ri, wi = errors.need("pipe", sys.pipe())
+    sys.close(wi)
+    outs[ro], outs[re] = "stdout", "stderr"
+    io_ = { stdin = ri, stdout = wo, stderr = we, setsid = true }
+    close_after = { ri, wo, we }
+  end
+  local ok, h = pcall(runtime.start, imgs, c, io_)
+  for _, fd in ipairs(close_after) do
+    sys.close(fd)
+  end
+  if not ok then
+    local msg = errors.is(h) and h.msg or tostring(h)
+    state.update(imgs, id, function(s)
+      s.State.Error = msg
+    end)
+    if c.HostConfig.AutoRemove then
+      pcall(runtime.remove, imgs, c)
+    end
+    notify(notify_fd, "125:" .. msg)
+    return 125
+  end
+  runtime.mark_running(imgs, c, h)
+  -- an exec failure shows within moments: report it as `docker run -d` does (126/127)
+  sys.poll({ h.proc:pidfd() }, M.EXEC_GRACE_MS)
+  local early = h.proc:poll()
+  if early and early.exec_error then
+    for fd in pairs(outs) do
+      sys.close(fd)
+    end
+    runtime.finish(imgs, c, h, early)
+    if c.HostConfig.AutoRemove then
+      pcall(runtime.remove, imgs, c)
+    end
+    notify(notify_fd, early.code .. ":failed to create task for container: " .. early.exec_error)
+    return early.code
+  end
+  notify(notify_fd, "ok")
+  local log = logs.writer(c.LogPath)
+  local sok, status = pcall(runtime.supervise_logged, h.proc, outs, log)
+  log:close()
+  if not sok then
+    h.proc:kill "KILL"
+    status = h.proc:wait() or { code = 137 }
+  end
+  runtime.finish(imgs, c, h, early or status)
+  if c.HostConfig.AutoRemove then
+    pcall(runtime.remove, imgs, c)
+  end
+  return 0
+end
+
+return M
