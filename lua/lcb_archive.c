@@ -565,11 +565,34 @@ l_decompress(lua_State *L)
 /* Layer options from the table at IDX (or none): {overlay=, clamp_mtime=, since=, exclude={}}.
  * Raises on misuse; the exclude strings stay referenced by the table, their array is a userdata
  * left on the stack. */
+/* The strings of list FIELD of the table at IDX as a C array; the list and the array stay
+ * on the stack (two slots), which keeps the strings alive. */
+static const char *const *
+strlist_field(lua_State *L, int idx, const char *field, size_t *count)
+{
+  const char **v;
+  lua_Integer n = 0;
+
+  if (lua_istable(L, idx) && lua_getfield(L, idx, field) != LUA_TNIL) {
+    luaL_checktype(L, -1, LUA_TTABLE);
+    n = luaL_len(L, -1);
+  } else if (!lua_istable(L, idx)) {
+    lua_pushnil(L);
+  }
+  v = lua_newuserdatauv(L, (size_t)(n > 0 ? n : 1) * sizeof *v, 0);
+  for (lua_Integer i = 1; i <= n; i++) {
+    if (lua_geti(L, -2, i) != LUA_TSTRING)
+      luaL_error(L, "%s[%d] must be a string", field, (int)i);
+    v[i - 1] = lua_tostring(L, -1);
+    lua_pop(L, 1); /* still referenced by the list */
+  }
+  *count = (size_t)n;
+  return v;
+}
+
 static void
 check_layer_opts(lua_State *L, int idx, struct cb_layer_opts *o)
 {
-  const char **ex;
-  lua_Integer n = 0;
 
   memset(o, 0, sizeof *o);
   if (!lua_isnoneornil(L, idx))
@@ -582,21 +605,8 @@ check_layer_opts(lua_State *L, int idx, struct cb_layer_opts *o)
   }
   o->clamp_mtime = lcb_optintfield(L, idx, "clamp_mtime", 0);
   o->since = lcb_optintfield(L, idx, "since", 0);
-  if (lua_istable(L, idx) && lua_getfield(L, idx, "exclude") != LUA_TNIL) {
-    luaL_checktype(L, -1, LUA_TTABLE);
-    n = luaL_len(L, -1);
-  } else if (!lua_istable(L, idx)) {
-    lua_pushnil(L);
-  }
-  ex = lua_newuserdatauv(L, (size_t)(n > 0 ? n : 1) * sizeof *ex, 0);
-  for (lua_Integer i = 1; i <= n; i++) {
-    if (lua_geti(L, -2, i) != LUA_TSTRING)
-      luaL_error(L, "exclude[%d] must be a string", (int)i);
-    ex[i - 1] = lua_tostring(L, -1);
-    lua_pop(L, 1); /* still referenced by the exclude table */
-  }
-  o->exclude = ex;
-  o->nexclude = (size_t)n;
+  o->exclude = strlist_field(L, idx, "exclude", &o->nexclude);
+  o->lowers = strlist_field(L, idx, "lowers", &o->nlowers);
 }
 
 /* archive.layer_from_dir(store, dir, opts) -> digest, size | nil, msg, code */

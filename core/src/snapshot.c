@@ -58,6 +58,8 @@ struct walker {
   bool overlay;
   char **exclude;
   size_t nexclude;
+  int *lowers; /* fds of the overlay's lower dirs, topmost first */
+  size_t nlowers;
   char *path; /* the entry at hand, relative to the root */
   size_t len, cap;
   struct level *levels;
@@ -478,19 +480,71 @@ open_for_entry(struct walker *wk, int dfd, const char *name, const struct stat *
   return 0;
 }
 
+/* Open directory REL below ROOT one component at a time, never following a symlink (O_NOFOLLOW
+ * on every step), so a lower's symlink cannot lead the lookup out of it.  -1 with errno. */
+static int
+open_dir_beneath(int root, const char *rel)
+{
+  cb_autofree char *copy = cb__xstrdup(rel);
+  int fd = fcntl(root, F_DUPFD_CLOEXEC, 0);
+  char *save = NULL;
+
+  for (char *c = strtok_r(copy, "/", &save); c != NULL && fd >= 0; c = strtok_r(NULL, "/", &save)) {
+    int next = openat(fd, c, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    fd = next;
+  }
+  return fd;
+}
+
+/* True when the upper directory FD (stat ST) is an unchanged copy-up: not opaque, and the
+ * topmost lower that has wk->path has a directory there with the same mode, owner, mtime and
+ * xattrs. */
+static bool
+copied_up_only(struct walker *wk, int fd, const struct stat *st)
+{
+  char v[2];
+  ssize_t n = fgetxattr(fd, OVERLAY_OPAQUE, v, sizeof v);
+  if (n == 1 && v[0] == 'y')
+    return false;
+  for (size_t i = 0; i < wk->nlowers; i++) {
+    cb_autoclose int lfd = open_dir_beneath(wk->lowers[i], wk->path);
+    struct cb_error *ignored = NULL;
+    struct stat ls;
+    bool same;
+    if (lfd < 0 && errno == ENOENT)
+      continue;
+    if (lfd < 0) /* not a directory there, or a symlink on the way */
+      return false;
+    same = fstat(lfd, &ls) == 0 && ls.st_mode == st->st_mode && ls.st_uid == st->st_uid &&
+           ls.st_gid == st->st_gid && ls.st_mtim.tv_sec == st->st_mtim.tv_sec &&
+           ls.st_mtim.tv_nsec == st->st_mtim.tv_nsec &&
+           read_xattrs(wk, &wk->xa, fd, -1, NULL, &ignored) == 0 &&
+           read_xattrs(wk, &wk->xb, lfd, -1, NULL, &ignored) == 0 && xset_equal(&wk->xa, &wk->xb);
+    cb_error_free(&ignored);
+    return same;
+  }
+  return false;
+}
+
 /* NAME of DFD (wk->path already names it), with all below it when a directory. */
 static int
 add_stat(struct walker *wk, int dfd, const char *name, const struct stat *st, struct cb_error **err)
 {
   cb_autoclose int fd = -1;
+  bool lazy;
   int ret;
 
-  if (open_for_entry(wk, dfd, name, st, &fd, err) < 0 || flush(wk, err) < 0 ||
-      write_entry(wk, wk->path, dfd, name, fd, st, err) < 0)
+  if (open_for_entry(wk, dfd, name, st, &fd, err) < 0)
+    return -1;
+  lazy = S_ISDIR(st->st_mode) && wk->nlowers > 0 && copied_up_only(wk, fd, st);
+  if (!lazy && (flush(wk, err) < 0 || write_entry(wk, wk->path, dfd, name, fd, st, err) < 0))
     return -1;
   if (!S_ISDIR(st->st_mode))
     return 0;
-  level_push(wk, fd, true);
+  level_push(wk, fd, !lazy);
   ret = add_tree(wk, fd, err);
   wk->depth--;
   return ret;
@@ -730,6 +784,14 @@ walker_init(struct walker *wk, struct cb_tar_writer *w, const struct cb_layer_op
       return -1;
     wk->nexclude++;
   }
+  if (overlay && wk->o->nlowers > 0)
+    wk->lowers = cb__xcalloc(wk->o->nlowers, sizeof *wk->lowers);
+  for (size_t i = 0; overlay && i < wk->o->nlowers; i++) {
+    wk->lowers[i] = open(wk->o->lowers[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (wk->lowers[i] < 0)
+      return cb_error_set(err, CB_E_SYS, errno, "open lower '%s'", wk->o->lowers[i]);
+    wk->nlowers++;
+  }
   return 0;
 }
 
@@ -739,6 +801,9 @@ walker_release(struct walker *wk)
   for (size_t i = 0; i < wk->nexclude; i++)
     free(wk->exclude[i]);
   free(wk->exclude);
+  for (size_t i = 0; i < wk->nlowers; i++)
+    close(wk->lowers[i]);
+  free(wk->lowers);
   for (size_t i = 0; i < sizeof wk->buckets / sizeof *wk->buckets; i++) {
     for (struct hlink *l = wk->buckets[i], *next; l != NULL; l = next) {
       next = l->next;

@@ -232,6 +232,43 @@ test_diff(void)
   free(up);
 }
 
+/* An overlay upper whose directory was only copied up (same metadata as its lower) adds no
+ * entry, unless something below it changed or it differs from the lower. */
+static void
+test_copied_up(void)
+{
+  char lower[4096], upper[4096];
+  const char *lowers[1] = { lower };
+  struct cb_layer_opts o = { .overlay = true, .lowers = lowers, .nlowers = 1 };
+  struct cb_error *err = NULL;
+  struct cb_digest d;
+  const char *tar;
+
+  snprintf(lower, sizeof lower, "%s/cu-lower", tmp);
+  snprintf(upper, sizeof upper, "%s/cu-upper", tmp);
+  sh("mkdir -p %s/etc %s/usr/lib && touch -d 2001-01-01 %s/etc %s/usr/lib %s/usr", lower, lower,
+     lower, lower, lower);
+  sh("mkdir -p %s && cp -a %s/etc %s/usr %s/", upper, lower, lower, upper);
+  tar = write_tar("cu1.tar", NULL, upper, &o, &d, &err);
+  ok(tar != NULL && strcmp(listing(tar), "") == 0, "unchanged copied-up dirs add nothing: '%s'",
+     tar ? listing(tar) : err->msg);
+  cb_error_free(&err);
+
+  sh("touch %s/usr/lib/new && touch -d 2001-01-01 %s/usr/lib && chmod 700 %s/etc", upper, upper,
+     upper);
+  tar = write_tar("cu2.tar", NULL, upper, &o, &d, &err);
+  ok(tar != NULL && strcmp(listing(tar), "etc/:d usr/:d usr/lib/:d usr/lib/new:f") == 0,
+     "a changed dir and the parents of a new file are written: '%s'", tar ? listing(tar) : "");
+  cb_error_free(&err);
+
+  sh("rm -rf %s/etc && ln -s usr %s/etc && chmod 755 %s/etc && touch -d 2001-01-01 %s/etc", lower,
+     lower, upper, upper);
+  tar = write_tar("cu3.tar", NULL, upper, &o, &d, &err);
+  ok(tar != NULL && strncmp(listing(tar), "etc/:d", 6) == 0,
+     "a lower symlink is not followed: the dir counts as new: '%s'", tar ? listing(tar) : "");
+  cb_error_free(&err);
+}
+
 int
 main(void)
 {
@@ -243,6 +280,7 @@ main(void)
   cb__apply_no_openat2 = true; /* valgrind does not know openat2 */
   test_upper();
   test_diff();
+  test_copied_up();
   free(tmp);
   return tap_done();
 }

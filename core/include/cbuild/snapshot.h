@@ -38,6 +38,11 @@ struct cb_layer_opts {
    * below them, e.g. mountpoints a sandbox made. */
   const char *const *exclude;
   size_t nexclude;
+  /* Overlay only: the lower dirs, topmost first.  A directory that was only copied up (not
+   * opaque; the same mode, owner, mtime and xattrs as in the topmost lower that has it) is
+   * written only when something below it is, as containerd's overlay differ does. */
+  const char *const *lowers;
+  size_t nlowers;
   /* Diff only: a regular file whose type, mode, owner, size, mtime (to the nanosecond) and
    * xattrs match its lower counterpart is compared by content when its ctime is at or after
    * since (unix seconds): the step touched it.  Without has_since, when its mtime has no

@@ -82,6 +82,34 @@ local function new_log()
   return log
 end
 
+-- The times of the directories the sandbox may create mountpoint stubs in (/, /etc and the
+-- parents of extra mounts), so they can be put back once the stubs are gone: an unchanged
+-- copied-up directory then stays out of the layer (BuildKit's MountStubsCleaner does the same).
+local function dir_times(rootfs, mounts)
+  local dirs = { "/", "/etc" }
+  for _, m in ipairs(mounts or {}) do
+    local parent = (m.target or ""):match "^(.*)/[^/]+$"
+    if parent and parent ~= "" then
+      dirs[#dirs + 1] = parent
+    end
+  end
+  local times = {}
+  for _, d in ipairs(dirs) do
+    local host = fs.resolve_in_root(rootfs, d)
+    local st = host and fs.lstat(host)
+    if st and st.type == "dir" then
+      times[#times + 1] = { path = host, st = st }
+    end
+  end
+  return times
+end
+
+local function restore_times(times)
+  for _, t in ipairs(times) do
+    fs.utimes(t.path, t.st.atime, t.st.atime_ns, t.st.mtime, t.st.mtime_ns, { nofollow = true })
+  end
+end
+
 -- Drive the running step: stream its output, watch for Ctrl-C, return its exit status.
 local function supervise(proc, rfd, sigfd, on_output)
   local open = true
@@ -122,6 +150,7 @@ function M.execute(solver, st, parent)
   local rfd, wfd = errors.need("RUN output pipe", sys.pipe())
   local sigfd = errors.need("RUN signals", sys.signalfd { "INT", "TERM" })
   local log = new_log()
+  local times = dir_times(snap.rootfs, a.mounts)
   local ok, result = pcall(function()
     local proc = errors.need("RUN", sandbox.spawn {
       rootfs = snap.rootfs,
@@ -147,6 +176,7 @@ function M.execute(solver, st, parent)
       end
     end)
     proc:remove_stubs()
+    restore_times(times)
     return status
   end)
   if wfd then

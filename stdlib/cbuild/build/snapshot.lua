@@ -142,6 +142,7 @@ local function mount_overlay(h, imgs, layers)
     lower[1] = h.dir .. "/empty"
   end
   h.upper, h.work, h.rootfs = h.dir .. "/upper", h.dir .. "/work", h.dir .. "/rootfs"
+  h.lowers = lower
   local ok, msg, code = mount_mod().overlay { lower = lower, upper = h.upper, work = h.work, target = h.rootfs }
   if ok then
     h.mounted = true
@@ -207,7 +208,7 @@ function Handle:commit(store, opts)
   local d, size
   if self.driver == "overlay" then
     d, size = errors.need("layer from the step's changes", archive.layer_from_dir(blobs, self.upper,
-      { overlay = true, clamp_mtime = opts.clamp_mtime, exclude = opts.exclude }))
+      { overlay = true, lowers = self.lowers, clamp_mtime = opts.clamp_mtime, exclude = opts.exclude }))
   else
     d, size = errors.need("layer from the step's changes", archive.layer_from_diff(blobs, self.lower, self.rootfs,
       { since = self.since, clamp_mtime = opts.clamp_mtime, exclude = opts.exclude }))

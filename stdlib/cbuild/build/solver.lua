@@ -50,8 +50,9 @@ function ops.from(self, st)
   local entry = a.entry or self.images:must_lookup(a.image)
   local img = self.images:image(entry.digest)
   local layers = {}
+  local diff_ids = (img.config.rootfs or {}).diff_ids or {}
   for i, l in ipairs(img.manifest.layers) do
-    layers[i] = { digest = l.digest, size = l.size, mediaType = l.mediaType }
+    layers[i] = { digest = l.digest, size = l.size, mediaType = l.mediaType, diff_id = diff_ids[i] }
   end
   return { key = cache.key(nil, "from", { image = img.config_digest }), config = img.config,
     layers = layers, base = entry }
