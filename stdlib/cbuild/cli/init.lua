@@ -10,9 +10,10 @@ local M = {}
 
 -- In docker's `--help` order; aliases map onto these.
 M.verbs = {
-  "build", "images", "history", "inspect", "tag", "rmi", "pull", "push", "login", "logout", "save",
+  "build", "run", "exec", "ps", "stop", "kill", "start", "rm", "logs", "commit", "top", "stats", "wait",
+  "container", "images", "history", "inspect", "tag", "rmi", "pull", "push", "login", "logout", "save",
   "load", "import",
-  "version", "debug",
+  "version", "debug", "lint",
 }
 
 local function default_root()
