@@ -40,5 +40,7 @@ LCB_EXPORT int luaopen_cbuild_core_cgroup(lua_State *L);
 LCB_EXPORT int luaopen_cbuild_core_http(lua_State *L);
 LCB_EXPORT int luaopen_cbuild_core_sandbox(lua_State *L);
 LCB_EXPORT int luaopen_cbuild_core_mount(lua_State *L);
+LCB_EXPORT int luaopen_cbuild_core_pty(lua_State *L);
+LCB_EXPORT int luaopen_cbuild_core_proc(lua_State *L);
 
 #endif

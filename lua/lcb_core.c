@@ -13,6 +13,8 @@ static const luaL_Reg submodules[] = { { "digest", luaopen_cbuild_core_digest },
                                        { "http", luaopen_cbuild_core_http },
                                        { "sandbox", luaopen_cbuild_core_sandbox },
                                        { "mount", luaopen_cbuild_core_mount },
+                                       { "pty", luaopen_cbuild_core_pty },
+                                       { "proc", luaopen_cbuild_core_proc },
                                        { NULL, NULL } };
 
 int

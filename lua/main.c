@@ -27,6 +27,8 @@ static const luaL_Reg preloads[] = { { "cbuild.core", luaopen_cbuild_core },
                                      { "cbuild.core.http", luaopen_cbuild_core_http },
                                      { "cbuild.core.sandbox", luaopen_cbuild_core_sandbox },
                                      { "cbuild.core.mount", luaopen_cbuild_core_mount },
+                                     { "cbuild.core.pty", luaopen_cbuild_core_pty },
+                                     { "cbuild.core.proc", luaopen_cbuild_core_proc },
                                      { NULL, NULL } };
 
 static int
