@@ -96,8 +96,8 @@ function M.run(args, ctx)
     end
   end
   cc.Env = env
-  cc.Cmd = c.Config.Cmd
-  cc.Entrypoint = c.Config.Entrypoint
+  cc.Cmd = type(c.Config.Cmd) == "table" and c.Config.Cmd or nil
+  cc.Entrypoint = type(c.Config.Entrypoint) == "table" and c.Config.Entrypoint or nil
   cc.User = c.Config.User ~= "" and c.Config.User or nil
   cc.WorkingDir = c.Config.WorkingDir ~= "" and c.Config.WorkingDir or cc.WorkingDir
   for _, ch in ipairs(args.change or {}) do

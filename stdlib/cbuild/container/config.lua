@@ -38,7 +38,10 @@ end
 --- The command docker runs: ENTRYPOINT (or --entrypoint, which also drops the image's CMD)
 --- followed by the arguments (or the image's CMD).  Returns argv, entrypoint, cmd.
 function M.command(imgcfg, entrypoint_flag, args)
-  local entrypoint, cmd = imgcfg.Entrypoint, imgcfg.Cmd
+  local function list(v)
+    return type(v) == "table" and v or nil -- json.null and absent alike
+  end
+  local entrypoint, cmd = list(imgcfg.Entrypoint), list(imgcfg.Cmd)
   if entrypoint_flag ~= nil then
     entrypoint = entrypoint_flag ~= "" and { entrypoint_flag } or nil
     cmd = nil

@@ -134,6 +134,12 @@ function M.start(imgs, c, io_)
     for _, t in ipairs(c.Cbuild.tmpfs or {}) do
       mounts[#mounts + 1] = config.parse_tmpfs(t)
     end
+    if io_.ctty then -- the pty as /dev/console, so ttyname() finds it inside
+      local slave = fs.readlink("/proc/self/fd/" .. io_.stdin)
+      if slave then
+        mounts[#mounts + 1] = { type = "bind", source = slave, target = "/dev/console" }
+      end
+    end
     local argv = {}
     for i, a in ipairs(c.Cbuild.argv) do
       argv[i] = a
