@@ -85,8 +85,8 @@ end)
 
 describe("logs", function()
   it("keeps stdout and stderr apart, with --tail, -t, --since and -f", function()
-    ok [[run -d --name talker busybox sh -c
-      'for i in 1 2 3; do echo out $i; echo err $i >&2; done; sleep 1; echo late']]
+    ok("run -d --name talker busybox sh -c "
+      .. "'for i in 1 2 3; do echo out $i; echo err $i >&2; done; sleep 1; echo late'")
     assert.are.equal("0\n", ok "wait talker")
     local _, out, err = cb "logs talker"
     assert.are.equal("out 1\nout 2\nout 3\nlate\n", out)
