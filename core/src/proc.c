@@ -207,7 +207,12 @@ drop_privileges(struct enter_child *c)
     child_fail(c, "setgid %u", (unsigned)cfg->gid);
   if (setresuid(cfg->uid, cfg->uid, cfg->uid) < 0)
     child_fail(c, "setuid %u", (unsigned)cfg->uid);
-  if (cfg->uid == 0) {
+  if (cfg->uid == 0 && !cfg->privileged) {
+    /* never more than we have ourselves: capset cannot raise the permitted set */
+    memset(data, 0, sizeof data);
+    if (syscall(SYS_capget, &hdr, data) < 0)
+      child_fail(c, "get capabilities");
+    keep &= (uint64_t)data[0].permitted | ((uint64_t)data[1].permitted << 32);
     memset(data, 0, sizeof data);
     data[0].effective = data[0].permitted = (uint32_t)keep;
     data[1].effective = data[1].permitted = (uint32_t)(keep >> 32);
