@@ -3,6 +3,8 @@
  *   proc.spawn_detached(argv, [{stdin=, stdout=, stderr=, keep_fd=}]) -> pid | nil, msg, code
  *   proc.kill(pid, sig) -> true, gone | nil, msg, code      (sig: number or "TERM"/"SIGTERM")
  *   proc.signum(name_or_number) -> number | nil             (nil for an unknown name)
+ *   proc.setrlimit(name, soft, hard) -> true | nil, msg, code (docker's --ulimit names; -1 =
+ *                                          unlimited; this process, inherited by children)
  *   proc.enter{target=, argv=, env=, cwd=, uid=, gid=, groups=, network=, privileged=, caps=,
  *              stdin=, stdout=, stderr=, ctty=, cgroup_procs=} -> p | nil, msg, code
  *   p:pid() p:wait() p:poll() p:kill([sig]) p:close()        (wait/poll as sandbox procs)
@@ -172,6 +174,22 @@ lproc_signum(lua_State *L)
     lua_pushnil(L);
   else
     lua_pushinteger(L, sig);
+  return 1;
+}
+
+/* proc.setrlimit(name, soft, hard) -> true | nil, msg, code */
+static int
+lproc_setrlimit(lua_State *L)
+{
+  const char *name = luaL_checkstring(L, 1);
+  lua_Integer soft = luaL_checkinteger(L, 2), hard = luaL_checkinteger(L, 3);
+  struct cb_error *err = NULL;
+
+  luaL_argcheck(L, soft >= -1, 2, "must be >= -1");
+  luaL_argcheck(L, hard >= -1, 3, "must be >= -1");
+  if (cb_proc_setrlimit(name, (int64_t)soft, (int64_t)hard, &err) < 0)
+    return lcb_pushfail(L, &err);
+  lua_pushboolean(L, 1);
   return 1;
 }
 
@@ -371,11 +389,10 @@ static const luaL_Reg eproc_methods[] = { { "pid", leproc_pid },   { "wait", lep
 static const luaL_Reg eproc_meta[] = { { "__gc", leproc_gc },
                                        { "__close", leproc_gc },
                                        { NULL, NULL } };
-static const luaL_Reg proc_funcs[] = { { "spawn_detached", lproc_spawn_detached },
-                                       { "kill", lproc_kill },
-                                       { "signum", lproc_signum },
-                                       { "enter", lproc_enter },
-                                       { NULL, NULL } };
+static const luaL_Reg proc_funcs[] = {
+  { "spawn_detached", lproc_spawn_detached }, { "kill", lproc_kill },   { "signum", lproc_signum },
+  { "setrlimit", lproc_setrlimit },           { "enter", lproc_enter }, { NULL, NULL }
+};
 
 int
 luaopen_cbuild_core_proc(lua_State *L)

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -130,6 +131,42 @@ cb_proc_kill(pid_t pid, int sig, bool *gone, struct cb_error **err)
     return cb_error_set(err, CB_E_SYS, errno, "kill pid %d with signal %d", (int)pid, sig);
   }
   return 0;
+}
+
+int
+cb_proc_setrlimit(const char *name, int64_t soft, int64_t hard, struct cb_error **err)
+{
+  static const struct {
+    const char *name;
+    int res;
+  } names[] = { { "as", RLIMIT_AS },
+                { "core", RLIMIT_CORE },
+                { "cpu", RLIMIT_CPU },
+                { "data", RLIMIT_DATA },
+                { "fsize", RLIMIT_FSIZE },
+                { "locks", RLIMIT_LOCKS },
+                { "memlock", RLIMIT_MEMLOCK },
+                { "msgqueue", RLIMIT_MSGQUEUE },
+                { "nice", RLIMIT_NICE },
+                { "nofile", RLIMIT_NOFILE },
+                { "nproc", RLIMIT_NPROC },
+                { "rss", RLIMIT_RSS },
+                { "rtprio", RLIMIT_RTPRIO },
+                { "rttime", RLIMIT_RTTIME },
+                { "sigpending", RLIMIT_SIGPENDING },
+                { "stack", RLIMIT_STACK } };
+  struct rlimit rl;
+
+  for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+    if (strcmp(name, names[i].name) != 0)
+      continue;
+    rl.rlim_cur = soft < 0 ? RLIM_INFINITY : (rlim_t)soft;
+    rl.rlim_max = hard < 0 ? RLIM_INFINITY : (rlim_t)hard;
+    if (setrlimit(names[i].res, &rl) < 0)
+      return cb_error_set(err, CB_E_SYS, errno, "setrlimit '%s'", name);
+    return 0;
+  }
+  return cb_error_set(err, CB_E_INVALID, EINVAL, "unknown ulimit '%s'", name);
 }
 
 /* ---- exec into a container ----------------------------------------------------------------- */

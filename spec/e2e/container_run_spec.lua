@@ -145,6 +145,11 @@ describe("inside a container", function()
     assert.matches("CapEff:%s+" .. mine, out) -- everything we have ourselves
   end)
 
+  it("takes --ulimit", function()
+    assert.are.equal("100\n200\n", ok "run --rm --ulimit nofile=100:200 busybox sh -c 'ulimit -n; ulimit -Hn'")
+    assert.are.equal(125, (cb "run --rm --ulimit bogus=1 busybox true"))
+  end)
+
   it("--rm leaves no container; without it ps -a keeps the exited one", function()
     local before = ok "ps -aq"
     ok "run --rm busybox true"

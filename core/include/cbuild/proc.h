@@ -31,6 +31,10 @@ CB_API pid_t cb_proc_spawn_detached(const char *const *argv, const int stdio[3],
 /* kill(2); 0 also when the process is already gone (ESRCH) and GONE (may be NULL) says so. */
 CB_API int cb_proc_kill(pid_t pid, int sig, bool *gone, struct cb_error **err);
 
+/* Set this process's resource limit NAME (docker's --ulimit names: "nofile", "nproc", "core",
+ * ...) to SOFT and HARD (-1: unlimited); children inherit it.  CB_E_INVALID for an unknown name. */
+CB_API int cb_proc_setrlimit(const char *name, int64_t soft, int64_t hard, struct cb_error **err);
+
 struct cb_proc_enter_config {
   pid_t target;            /* host pid of the container's init */
   const char *const *argv; /* NULL-terminated, looked up in the env's PATH */

@@ -39,6 +39,7 @@ function M.flags(p)
   p:option("--cpus", "Number of CPUs.")
   p:option("-c --cpu-shares", "CPU shares (relative weight).")
   p:option("--pids-limit", "Tune container pids limit (set -1 for unlimited).")
+  p:option("--ulimit", "Ulimit options (e.g. nofile=1024:2048)."):count "*"
   p:argument("image", "Image to run.")
   p:argument("command", "Command and arguments."):args "*"
 end
@@ -60,7 +61,7 @@ local function opts_of(o)
     entrypoint = o.entrypoint, hostname = o.hostname, volumes = o.volume, tmpfs = o.tmpfs,
     read_only = o.read_only, network = o.network, cap_add = o.cap_add, cap_drop = o.cap_drop,
     privileged = o.privileged, init = o.init, memory = o.memory, memory_swap = o.memory_swap,
-    cpus = o.cpus, cpu_shares = o.cpu_shares, pids_limit = o.pids_limit,
+    cpus = o.cpus, cpu_shares = o.cpu_shares, pids_limit = o.pids_limit, ulimits = o.ulimit,
   }
 end
 

@@ -171,6 +171,22 @@ function M.parse_tmpfs(spec)
   return m
 end
 
+--- Parse --ulimit NAME=SOFT[:HARD] into docker's {Name, Soft, Hard} (-1 = unlimited).
+function M.parse_ulimit(spec)
+  local name, soft, hard = spec:match "^(%a+)=(%-?%d+):?(%-?%d*)$"
+  local known = { as = 1, core = 1, cpu = 1, data = 1, fsize = 1, locks = 1, memlock = 1, msgqueue = 1,
+    nice = 1, nofile = 1, nproc = 1, rss = 1, rtprio = 1, rttime = 1, sigpending = 1, stack = 1 }
+  if not name or not known[name] then
+    fail("invalid ulimit argument: %s", spec)
+  end
+  soft = math.tointeger(tonumber(soft))
+  hard = hard ~= "" and math.tointeger(tonumber(hard)) or soft
+  if soft > hard and hard ~= -1 then
+    fail("ulimit soft limit must be less than or equal to hard limit: %d > %d", soft, hard)
+  end
+  return { Name = name, Soft = soft, Hard = hard }
+end
+
 --- The cgroup limits of a HostConfig (nil when there are none).
 function M.limits(hc)
   local lim, any = {}, false
@@ -270,6 +286,10 @@ function M.new(imgs, img, opts)
     tmpfs[m.target] = t:match "^[^:]+:(.*)$" or ""
   end
   local caps, all = M.caps(opts.cap_add, opts.cap_drop)
+  local ulimits = arr {}
+  for _, u in ipairs(opts.ulimits or {}) do
+    ulimits[#ulimits + 1] = M.parse_ulimit(u)
+  end
 
   local config = {
     Hostname = hostname,
@@ -305,6 +325,7 @@ function M.new(imgs, img, opts)
     NanoCpus = nano,
     CpuShares = math.tointeger(tonumber(opts.cpu_shares or 0)) or fail("invalid --cpu-shares"),
     PidsLimit = math.tointeger(tonumber(opts.pids_limit or 0)) or fail("invalid --pids-limit"),
+    Ulimits = ulimits,
   }
   local now = state.now()
   return {

@@ -151,6 +151,11 @@ function M.start(imgs, c, io_)
       table.insert(argv, 1, "/dev/init")
     end
     local cwd = c.Config.WorkingDir ~= "" and c.Config.WorkingDir or "/"
+    -- rlimits are inherited: this process (the monitor, or the foreground cbuild that only
+    -- supervises) takes them on so the container starts with them
+    for _, u in ipairs(hc.Ulimits or {}) do
+      errors.need("--ulimit " .. u.Name, require("cbuild.core.proc").setrlimit(u.Name, u.Soft, u.Hard))
+    end
     handle.proc = errors.need("start container", sandbox.spawn {
       rootfs = rootfs,
       argv = argv,
