@@ -1,7 +1,10 @@
--- COPY and ADD from the build context: plan the layer (which files land where, with which
--- owner and mode) and its cache key from the context's content hashes, then write the layer
--- in one streaming pass (tar -> sha256 -> blob) only on a cache miss.
+-- COPY and ADD: the cache key from what is copied (content hashes of the selected context
+-- files, or the key of the stage copied from), then, only on a miss, the layer: destinations
+-- resolved inside the parent's rootfs (symlinks followed as docker does, missing parents
+-- created), written in one streaming pass (tar -> sha256 -> blob).
 local archive = require "cbuild.core.archive"
+local digest = require "cbuild.core.digest"
+local fs = require "cbuild.core.fs"
 local errors = require "cbuild.errors"
 local images = require "cbuild.image.store"
 
@@ -32,6 +35,10 @@ local function dirname(abs)
   return abs:match "^(.*)/[^/]*$" or ""
 end
 
+local function instr_name(a)
+  return a.add and "ADD" or "COPY"
+end
+
 -- mtimes are kept, but never later than SOURCE_DATE_EPOCH when it is set.
 local function clamp(self, mtime)
   local epoch = self.opts.epoch
@@ -41,12 +48,106 @@ local function clamp(self, mtime)
   return mtime
 end
 
-local function entry_from_stat(self, a, st, name, host)
-  local e = { name = name, type = st.type, mode = st.mode, uid = 0, gid = 0,
-    mtime = clamp(self, st.mtime) }
-  if a.chown then
-    e.uid, e.gid = a.chown.uid, a.chown.gid
+-- What the sources select in ctx: a list of {match, items (dir contents), archive = bool}.
+local function select_sources(ctx, a, loc)
+  local groups = {}
+  for _, src in ipairs(a.sources) do
+    for _, m in ipairs(ctx:select(src, loc, instr_name(a))) do
+      local g = { match = m }
+      if m.type == "dir" then
+        g.items = ctx:walk(m.rel)
+      elseif a.add and m.type == "file" and not a.from and not a.from_image and archive.detect(ctx:host(m.rel)) then
+        g.archive = true -- ADD of a local tar archive (plain or compressed) extracts it
+      end
+      groups[#groups + 1] = g
+    end
   end
+  return groups
+end
+
+--- The cache key parts of a COPY/ADD (no rootfs needed).  Returns parts, plan.
+function M.key(self, st)
+  local a = st.args
+  local parts = { dest = a.dest, chown = a.chown, chmod = a.chmod, sources = a.sources,
+    exclude = a.exclude, heredocs = {} }
+  for i, hd in ipairs(a.heredocs or {}) do
+    parts.heredocs[i] = { hd.dest, digest.sha256(hd.content) }
+  end
+  local plan = { args = a, loc = st.loc }
+  if a.from then
+    parts.from = self:solve(a.from).key -- the stage's key fixes its files
+  elseif a.from_image then
+    local entry = a.from_entry or self.images:must_lookup(a.from_image)
+    parts.from = self.images:image(entry.digest).config_digest
+  elseif #a.sources > 0 then
+    local ctx = self.opts.context
+    if not ctx then
+      errors.raise_at(st.loc, "%s needs a build context", instr_name(a))
+    end
+    plan.groups = select_sources(ctx, a, st.loc)
+    local files = {}
+    for _, g in ipairs(plan.groups) do
+      local m = g.match
+      files[#files + 1] = { m.rel, m.name or "", m.type, m.st.mode, m.st.target or "",
+        (m.type == "file" or g.items) and ctx:hash(m.rel) or "", g.archive or false }
+    end
+    parts.files = files
+  end
+  return parts, plan
+end
+
+-- Entries of one layer, by name; later sources win, as they would when applied in order.
+local Layer = {}
+Layer.__index = Layer
+
+local function new_layer(self, a, rootfs, now)
+  return setmetatable({ solver = self, a = a, rootfs = rootfs, byname = {}, archives = {}, now = now }, Layer)
+end
+
+-- The path dest names in the image, symlinks of the parent's rootfs followed inside it.
+function Layer:resolve(abs)
+  if not self.rootfs then
+    return abs, nil
+  end
+  local host = errors.need("resolve '" .. abs .. "'", fs.resolve_in_root(self.rootfs, abs, { missing_ok = true }))
+  local inside = host:sub(#self.rootfs + 1)
+  if inside == "" then
+    inside = "/"
+  end
+  return M.clean(inside), fs.lstat(host)
+end
+
+function Layer:add(e)
+  self.byname[e.name] = e
+end
+
+function Layer:owner()
+  local c = self.a.chown
+  return c and c.uid or 0, c and c.gid or 0
+end
+
+-- Missing directories on the way to abs (an already resolved path) become 0755 entries.
+function Layer:parents(abs)
+  local chain, p = {}, dirname(abs)
+  while p ~= "" and p ~= "/" do
+    table.insert(chain, 1, p)
+    p = dirname(p)
+  end
+  for _, d in ipairs(chain) do
+    local name = tar_name(d)
+    local _, st = self:resolve(d)
+    if not st and not self.byname[name] then
+      local uid, gid = self:owner()
+      self:add { name = name, type = "dir", mode = 493, uid = uid, gid = gid, mtime = self.now }
+    end
+  end
+end
+
+function Layer:entry(st, name, host)
+  local a = self.a
+  local uid, gid = self:owner()
+  local e = { name = name, type = st.type, mode = st.mode, uid = uid, gid = gid,
+    mtime = clamp(self.solver, st.mtime) }
   if a.chmod and st.type ~= "symlink" then
     e.mode = a.chmod
   end
@@ -54,118 +155,163 @@ local function entry_from_stat(self, a, st, name, host)
     e.src = host
   elseif st.type == "symlink" then
     e.linkname = st.target
+  elseif st.type == "char" or st.type == "block" then
+    e.devmajor, e.devminor = st.rdevmajor, st.rdevminor
   end
   return e
 end
 
---- Work out a COPY/ADD: returns {entries, archives, key_parts}.
-function M.plan(self, st, parent)
-  local a = st.args
-  local ctx = self.opts.context
-  if not ctx then
-    errors.raise_at(st.loc, "%s needs a build context", a.add and "ADD" or "COPY")
+-- dest for a source: into the directory when dest is one (trailing "/", several sources, or
+-- an existing directory in the image), else dest itself.
+function Layer:target(dest, as_dir, name)
+  if as_dir then
+    return self:resolve(M.clean(dest .. "/" .. name))
   end
-  local instr = a.add and "ADD" or "COPY"
-  local dest = M.clean(a.dest)
-  local dest_is_dir = a.dest:match "/$" or a.dest:match "/%.$" or a.dest == "."
-  local matches = {}
-  for _, src in ipairs(a.sources) do
-    for _, m in ipairs(ctx:select(src, st.loc, instr)) do
-      matches[#matches + 1] = m
-    end
-  end
-  if #matches > 1 then
-    dest_is_dir = true
-  end
-  local now = self.opts.epoch or os.time()
-  local byname, archives, key_parts = {}, {}, {}
-  local function add(e, hash)
-    byname[e.name] = e
-    key_parts[#key_parts + 1] = { e.name, e.type, e.mode, e.uid, e.gid, e.linkname or "", hash or "" }
-  end
-  local function add_dir(abs)
-    if abs == "/" then
-      return
-    end
-    add({ name = tar_name(abs), type = "dir", mode = 493, uid = a.chown and a.chown.uid or 0,
-      gid = a.chown and a.chown.gid or 0, mtime = now })
-  end
-  -- Missing parents of the destination: known only on an empty base (snapshots tell the rest).
-  local on_scratch = #parent.layers == 0
-  local function add_parents(abs)
-    if not on_scratch then
-      return
-    end
-    local p = dirname(abs)
-    local chain = {}
-    while p ~= "" and p ~= "/" do
-      table.insert(chain, 1, p)
-      p = dirname(p)
-    end
-    for _, d in ipairs(chain) do
-      if not byname[tar_name(d)] then
-        add_dir(d)
-      end
-    end
-  end
+  return self:resolve(M.clean(dest))
+end
 
-  for _, m in ipairs(matches) do
-    local host = ctx.root .. "/" .. m.rel
+function Layer:copy_groups(ctx, groups)
+  local a = self.a
+  local count = #groups + #(a.heredocs or {})
+  local dest_path, dest_st = self:resolve(M.clean(a.dest))
+  local as_dir = a.dest:match "/$" ~= nil or count > 1 or (dest_st and dest_st.type == "dir")
+  for _, g in ipairs(groups) do
+    local m = g.match
+    local host = ctx:host(m.rel)
     if m.type == "dir" then
-      local target = dest
-      add_parents(target .. "/x")
-      if target ~= "/" then
-        add(entry_from_stat(self, a, m.st, tar_name(target), host))
+      self:parents(dest_path .. "/x")
+      if dest_path ~= "/" then
+        self:add(self:entry(m.st, tar_name(dest_path), host))
       end
-      for _, item in ipairs(ctx:walk(m.rel)) do
+      for _, item in ipairs(g.items or ctx:walk(m.rel)) do
         if item.rel ~= m.rel then
-          local rel = item.rel:sub(#m.rel + 2)
-          if m.rel == "." or m.rel == "" then
-            rel = item.rel
-          end
-          local name = tar_name(M.clean(target .. "/" .. rel))
-          add(entry_from_stat(self, a, item.st, name, ctx.root .. "/" .. item.rel),
-            item.type == "file" and ctx:hash(item.rel) or nil)
+          local rel = (m.rel == "." or m.rel == "") and item.rel or item.rel:sub(#m.rel + 2)
+          local target = self:resolve(M.clean(dest_path .. "/" .. rel))
+          self:add(self:entry(item.st, tar_name(target), ctx:host(item.rel)))
         end
       end
-    elseif a.add and m.type == "file" and archive.detect(host) then
-      -- ADD of a local tar archive (plain or compressed) extracts it into dest.
-      add_parents(dest .. "/x")
-      archives[#archives + 1] = { path = host, prefix = tar_name(dest) }
-      key_parts[#key_parts + 1] = { "extract", tar_name(dest), ctx:hash(m.rel) }
+    elseif g.archive then
+      self:parents(dest_path .. "/x")
+      self.archives[#self.archives + 1] = { path = host, prefix = tar_name(dest_path) }
     else
-      local target = dest_is_dir and M.clean(dest .. "/" .. basename(m.name or m.rel)) or dest
-      add_parents(target)
-      add(entry_from_stat(self, a, m.st, tar_name(target), host),
-        m.type == "file" and ctx:hash(m.rel) or nil)
+      local target = self:target(dest_path, as_dir, basename(m.name or m.rel))
+      self:parents(target)
+      self:add(self:entry(m.st, tar_name(target), host))
     end
   end
+  for _, hd in ipairs(a.heredocs or {}) do
+    local target = self:resolve(M.clean(hd.dest))
+    self:parents(target)
+    local uid, gid = self:owner()
+    self:add { name = tar_name(target), type = "file", data = hd.content, mode = a.chmod or 420,
+      uid = uid, gid = gid, mtime = self.now }
+  end
+end
 
+function Layer:write(blobs)
   local entries, order = {}, {}
-  for name, e in pairs(byname) do
+  for name, e in pairs(self.byname) do
     entries[#entries + 1] = e
     order[e] = name:gsub("/", "\0") -- parents before children: "/" sorts below every byte
   end
   table.sort(entries, function(x, y)
     return order[x] < order[y]
   end)
-  table.sort(key_parts, function(x, y)
-    return x[1] .. "\0" .. x[2] < y[1] .. "\0" .. y[2]
-  end)
-  return { entries = entries, archives = archives, key_parts = key_parts, loc = st.loc }
-end
-
---- Write the planned layer into the store; returns {digest, size, mediaType}.
-function M.write_layer(self, plan)
-  local lw <close> = errors.need("write layer", archive.layer_writer(self.blobs))
-  for _, e in ipairs(plan.entries) do
+  local lw <close> = errors.need("write layer", archive.layer_writer(blobs))
+  for _, e in ipairs(entries) do
     errors.need("write layer: '" .. e.name .. "'", lw:add(e))
   end
-  for _, ar in ipairs(plan.archives) do
+  for _, ar in ipairs(self.archives) do
     errors.need("extract '" .. ar.path .. "'", archive.copy_into(ar.path, lw, { prefix = ar.prefix }))
   end
-  local digest, size = errors.need("write layer", lw:commit())
-  return { digest = digest, size = size, mediaType = images.LAYER }
+  local d, size = errors.need("write layer", lw:commit())
+  return { digest = d, size = size, mediaType = images.LAYER, diff_id = d }
+end
+
+-- The build context to copy from: the context, or another stage's or image's files.
+local function source_context(self, a, mounts)
+  if not a.from and not a.from_image then
+    return self.opts.context
+  end
+  local snapshot = require "cbuild.build.snapshot"
+  local context = require "cbuild.build.context"
+  local layers
+  if a.from then
+    layers = self:solve(a.from).layers
+  else
+    local entry = a.from_entry or self.images:must_lookup(a.from_image)
+    local img = self.images:image(entry.digest)
+    local diff_ids = (img.config.rootfs or {}).diff_ids or {}
+    layers = {}
+    for i, l in ipairs(img.manifest.layers) do
+      layers[i] = { digest = l.digest, size = l.size, mediaType = l.mediaType, diff_id = diff_ids[i] }
+    end
+  end
+  local h = snapshot.mount(self.images, layers, { driver = self.opts.driver })
+  mounts[#mounts + 1] = h
+  return context.open(h.rootfs, { dockerignore_text = "" })
+end
+
+--- Write the layer of a COPY/ADD (a cache miss); returns {digest, size, mediaType, diff_id}.
+function M.write_layer(self, plan, parent)
+  local a = plan.args
+  local mounts = {}
+  local ok, result = pcall(function()
+    local rootfs
+    if #parent.layers > 0 then
+      local snapshot = require "cbuild.build.snapshot"
+      local h = snapshot.mount(self.images, parent.layers, { driver = self.opts.driver })
+      mounts[#mounts + 1] = h
+      rootfs = h.rootfs
+    end
+    local layer = new_layer(self, a, rootfs, self.opts.epoch or os.time())
+    local groups = plan.groups or {}
+    local ctx = self.opts.context
+    if a.from or a.from_image then
+      ctx = source_context(self, a, mounts)
+      groups = select_sources(ctx, a, plan.loc)
+    end
+    layer:copy_groups(ctx, groups)
+    return layer:write(self.blobs)
+  end)
+  for i = #mounts, 1, -1 do
+    mounts[i]:release()
+  end
+  if not ok then
+    error(result, 0)
+  end
+  return result
+end
+
+--- WORKDIR's directory: the missing components of mkdir.path as 0755 dirs owned by
+--- mkdir.user (looked up in the image), as a layer; nil when the directory exists already.
+function M.mkdir_layer(self, mkdir, parent)
+  local user = require "cbuild.build.user"
+  local h
+  if #parent.layers > 0 then
+    h = require("cbuild.build.snapshot").mount(self.images, parent.layers, { driver = self.opts.driver })
+  end
+  local ok, result = pcall(function()
+    local rootfs = h and h.rootfs
+    local who, err = user.resolve(rootfs, mkdir.user)
+    if not who then
+      errors.raise("WORKDIR %s: %s", mkdir.path, err)
+    end
+    local layer = new_layer(self, { chown = { uid = who.uid, gid = who.gid } }, rootfs, self.opts.epoch or os.time())
+    local target, st = layer:resolve(M.clean(mkdir.path))
+    if st then
+      return nil
+    end
+    layer:parents(target .. "/x")
+    return layer:write(self.blobs)
+  end)
+  if h then
+    h:release()
+  end
+  if not ok then
+    error(result, 0)
+  end
+  return result
 end
 
 return M

@@ -42,6 +42,113 @@ function M.environment(config_env, build_args, home)
   return out
 end
 
+-- The part of RUN --mount specs that decides the step's result, for its cache key: never a
+-- secret's content; a bind mount of the context by the content it mounts.
+function M.mounts_key(solver, mounts)
+  local out = {}
+  for i, m in ipairs(mounts or {}) do
+    local k = { m.type, m.target or "", m.source or "", m.from or "", m.id or "", m.readonly or false,
+      m.mode or "", m.uid or "", m.gid or "", m.size or "" }
+    if m.type == "bind" and not m.from and solver.opts.context then
+      k[#k + 1] = solver.opts.context:hash(m.source or ".")
+    end
+    out[i] = k
+  end
+  return out
+end
+
+local function parse_size(s)
+  if s == nil or s == "" then
+    return 0
+  end
+  local n, unit = tostring(s):lower():match "^(%d+)([kmgt]?)b?$"
+  local mult = { [""] = 1, k = 1024, m = 1024 ^ 2, g = 1024 ^ 3, t = 1024 ^ 4 }
+  if not n then
+    errors.raise("invalid tmpfs size '%s'", tostring(s))
+  end
+  return math.tointeger(tonumber(n) * mult[unit])
+end
+
+-- RUN --mount specs to sandbox mounts; env gets the variables of secret env= mounts.
+local function sandbox_mounts(solver, st, env)
+  local out = {}
+  local root = solver.images.root
+  for _, m in ipairs(st.args.mounts or {}) do
+    local target = m.target
+    if m.type == "tmpfs" then
+      out[#out + 1] = { type = "tmpfs", target = target, size = parse_size(m.size) }
+    elseif m.type == "cache" then
+      -- kept across builds under cache/mounts/, one dir per id (default: the target)
+      local id = m.id and m.id ~= "" and m.id or target
+      local dir = root .. "/cache/mounts/" .. require("cbuild.core.digest").sha256(id):sub(8, 31)
+      if not fs.exists(dir) then
+        errors.need("cache mount " .. id, fs.mkdir_p(dir, tonumber(m.mode or "755", 8) or 493))
+        fs.chown(dir, math.tointeger(tonumber(m.uid or 0)) or 0, math.tointeger(tonumber(m.gid or 0)) or 0)
+      end
+      out[#out + 1] = { type = "bind", source = dir, target = target, readonly = false }
+    elseif m.type == "bind" and not m.from then
+      local ctx = solver.opts.context
+      if not ctx then
+        errors.raise_at(st.loc, "RUN --mount=type=bind needs a build context")
+      end
+      local host = fs.resolve_in_root(ctx.root, m.source or ".")
+      if not host or not fs.exists(host) then
+        errors.raise_at(st.loc, "RUN --mount=type=bind: %q not found in build context", m.source or ".")
+      end
+      out[#out + 1] = { type = "bind", source = host, target = target, readonly = m.readonly ~= false }
+    elseif m.type == "secret" then
+      local id = m.id or (m.target and m.target:match "[^/]+$") or m.env
+      local src = (solver.opts.secrets or {})[id]
+      if not src then
+        if m.required then
+          errors.raise_at(st.loc, "secret %s: not provided (use --secret id=%s,src=FILE)", id, id)
+        end
+      elseif m.env then
+        env[#env + 1] = m.env .. "=" .. (fs.read_file(src) or "")
+        if m.target then
+          out[#out + 1] = { type = "bind", source = src, target = m.target, readonly = true }
+        end
+      else
+        out[#out + 1] = { type = "bind", source = src, target = target or ("/run/secrets/" .. id), readonly = true }
+      end
+    else
+      errors.raise_at(st.loc, "RUN --mount=type=%s%s is not supported yet", m.type,
+        m.from and (",from=" .. m.from) or "")
+    end
+  end
+  return out
+end
+
+-- The argv of a RUN with heredocs (BuildKit's rules): a lone heredoc is the script itself,
+-- otherwise the shell gets the command line with the heredoc bodies after it.
+local function heredoc_argv(a)
+  local hds = a.heredocs or {}
+  local instr = a.instr or {}
+  if #hds == 0 or not instr.prepend_shell then
+    return a.cmd
+  end
+  local shell = { table.unpack(a.cmd, 1, #a.cmd - 1) }
+  local line = instr.cmd
+  if #hds == 1 and line:match("^%s*<<%-?[\"']?" .. hds[1].name:gsub("%W", "%%%0") .. "[\"']?%s*$") then
+    local body = hds[1].content
+    if body:match "^#!" then
+      shell = { "/bin/sh", "-c" } -- a script with its own interpreter
+    end
+    shell[#shell + 1] = body
+    return shell
+  end
+  local text = { line }
+  for _, hd in ipairs(hds) do
+    local body = hd.content
+    if not body:match "\n$" then
+      body = body .. "\n"
+    end
+    text[#text + 1] = body .. hd.name
+  end
+  shell[#shell + 1] = table.concat(text, "\n")
+  return shell
+end
+
 -- /etc/resolv.conf, /etc/hosts and /etc/hostname for the step, in a scratch dir of the store.
 local function etc_files(dir)
   local resolv = fs.read_file "/etc/resolv.conf" or ""
@@ -150,22 +257,27 @@ function M.execute(solver, st, parent)
   local rfd, wfd = errors.need("RUN output pipe", sys.pipe())
   local sigfd = errors.need("RUN signals", sys.signalfd { "INT", "TERM" })
   local log = new_log()
-  local times = dir_times(snap.rootfs, a.mounts)
+  local env = M.environment(cfg.Env, a.build_args, who.home)
+  for k, v in pairs(a.proxy or {}) do -- usable in RUN, never in the key or the history
+    env[#env + 1] = k .. "=" .. v
+  end
+  local mounts = sandbox_mounts(solver, st, env)
+  local times = dir_times(snap.rootfs, mounts)
   local ok, result = pcall(function()
     local proc = errors.need("RUN", sandbox.spawn {
       rootfs = snap.rootfs,
-      argv = a.cmd,
-      env = M.environment(cfg.Env, a.build_args, who.home),
+      argv = heredoc_argv(a),
+      env = env,
       cwd = cfg.WorkingDir ~= "" and cfg.WorkingDir or "/",
       uid = who.uid,
       gid = who.gid,
       groups = who.groups,
       hostname = M.HOSTNAME,
-      network = a.network or "host",
+      network = (a.network == nil or a.network == "default") and (solver.opts.network or "host") or a.network,
       etc_files = etc_files(scratch),
       stdout = wfd,
       stderr = wfd,
-      mounts = a.mounts,
+      mounts = mounts,
     })
     sys.close(wfd)
     wfd = nil

@@ -39,75 +39,99 @@ end
 
 local ops = {}
 
-function ops.from(self, st)
-  local a = st.args
-  if a.image == "scratch" then
-    local cfg = imgconfig.scratch(a.platform)
-    return { key = cache.key(nil, "from", { image = "scratch", platform = imgconfig.platform_string(
-      { os = cfg.os, architecture = cfg.architecture, variant = cfg.variant }) }),
-      config = cfg, layers = {} }
-  end
-  local entry = a.entry or self.images:must_lookup(a.image)
-  local img = self.images:image(entry.digest)
-  local layers = {}
-  local diff_ids = (img.config.rootfs or {}).diff_ids or {}
-  for i, l in ipairs(img.manifest.layers) do
-    layers[i] = { digest = l.digest, size = l.size, mediaType = l.mediaType, diff_id = diff_ids[i] }
-  end
-  return { key = cache.key(nil, "from", { image = img.config_digest }), config = img.config,
-    layers = layers, base = entry }
-end
+-- The digest of a tar with no entries (two zero blocks): a step that changed nothing adds no
+-- layer, only a history line marked empty_layer, as BuildKit's exporter does.
+M.EMPTY_LAYER = "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef"
 
-function ops.config(self, st, parent)
-  local a = st.args
-  local key = cache.key(parent.key, "config", { set = a.set, history = a.history, author = a.author })
-  local cfg = imgconfig.copy(parent.config)
+-- Apply a config op's `set` ({Field = value | json.null}) to cfg.config.
+local function apply_set(cfg, set)
   cfg.config = cfg.config or {}
-  for field, value in pairs(a.set) do
+  for field, value in pairs(set or {}) do
     if value == json.null then
       cfg.config[field] = nil
     else
       cfg.config[field] = imgconfig.copy(value)
     end
   end
-  local rec = lookup(self, key)
-  local created = rec and rec.created or created_now(self)
-  if not rec then
-    cache.put(self.blobs, key, { created = created })
-  end
-  if a.author then
-    cfg.author = a.author
-  end
-  imgconfig.add_history(cfg, a.history, created, false)
-  cfg.created = created
-  return { key = key, config = cfg, layers = parent.layers }
 end
 
--- Shared tail of every layer-producing op: record, append the layer and its history.
-local function with_layer(self, st, parent, key, produce)
+function ops.from(self, st)
+  local a = st.args
+  local result
+  if a.image == "scratch" then
+    local cfg = imgconfig.scratch(a.platform)
+    result = { key = cache.key(nil, "from", { image = "scratch", platform = imgconfig.platform_string(
+      { os = cfg.os, architecture = cfg.architecture, variant = cfg.variant }) }),
+      config = cfg, layers = {} }
+  else
+    local entry = a.entry or self.images:must_lookup(a.image)
+    local img = self.images:image(entry.digest)
+    local layers = {}
+    local diff_ids = (img.config.rootfs or {}).diff_ids or {}
+    for i, l in ipairs(img.manifest.layers) do
+      layers[i] = { digest = l.digest, size = l.size, mediaType = l.mediaType, diff_id = diff_ids[i] }
+    end
+    result = { key = cache.key(nil, "from", { image = img.config_digest }), config = imgconfig.copy(img.config),
+      layers = layers, base = entry }
+  end
+  if a.set then -- what the frontend fixes in the base config without a history entry (PATH...)
+    apply_set(result.config, a.set)
+    result.key = cache.key(result.key, "base-config", { set = a.set })
+  end
+  return result
+end
+
+-- The tail every op shares: look the key up; on a miss run produce() (which returns a layer
+-- descriptor or nil) and record it; then the new config: `set` applied, the layer and a
+-- history line appended.  Returns the result and whether it came from the cache.
+local function step(self, st, parent, key, produce)
+  local a = st.args
   local rec = lookup(self, key)
   local cached = rec ~= nil
   if not rec then
-    local layer = produce()
+    local layer = produce and produce() or nil
+    if layer and layer.digest == M.EMPTY_LAYER then
+      layer = nil
+    end
     rec = { created = created_now(self), layer = layer }
     cache.put(self.blobs, key, rec)
   end
   local cfg = imgconfig.copy(parent.config)
-  cfg.rootfs = cfg.rootfs or { type = "layers" }
-  cfg.rootfs.diff_ids = json.array(imgconfig.copy(cfg.rootfs.diff_ids) or {})
-  cfg.rootfs.diff_ids[#cfg.rootfs.diff_ids + 1] = rec.layer.diff_id or rec.layer.digest
-  imgconfig.add_history(cfg, st.args.history, rec.created, true)
+  apply_set(cfg, a.set)
+  if a.author then
+    cfg.author = a.author
+  end
+  local layers = parent.layers
+  if rec.layer then
+    cfg.rootfs = cfg.rootfs or { type = "layers" }
+    cfg.rootfs.diff_ids = json.array(imgconfig.copy(cfg.rootfs.diff_ids) or {})
+    cfg.rootfs.diff_ids[#cfg.rootfs.diff_ids + 1] = rec.layer.diff_id or rec.layer.digest
+    layers = { table.unpack(parent.layers) }
+    layers[#layers + 1] = rec.layer
+  end
+  imgconfig.add_history(cfg, a.history, rec.created, rec.layer ~= nil)
   cfg.created = rec.created
-  local layers = { table.unpack(parent.layers) }
-  layers[#layers + 1] = rec.layer
   return { key = key, config = cfg, layers = layers }, cached
 end
 
+function ops.config(self, st, parent)
+  local a = st.args
+  local key = cache.key(parent.key, "config", { set = a.set, history = a.history, author = a.author,
+    mkdir = a.mkdir })
+  local produce
+  if a.mkdir then -- WORKDIR: the missing directories, as a layer (none when all exist)
+    produce = function()
+      return copy.mkdir_layer(self, a.mkdir, parent)
+    end
+  end
+  return step(self, st, parent, key, produce)
+end
+
 function ops.copy(self, st, parent)
-  local plan = copy.plan(self, st, parent)
-  local key = cache.key(parent.key, st.args.add and "add" or "copy", plan.key_parts)
-  return with_layer(self, st, parent, key, function()
-    return copy.write_layer(self, plan)
+  local parts, plan = copy.key(self, st)
+  local key = cache.key(parent.key, st.args.add and "add" or "copy", parts)
+  return step(self, st, parent, key, function()
+    return copy.write_layer(self, plan, parent)
   end)
 end
 
@@ -118,13 +142,14 @@ function ops.run(self, st, parent)
   a.build_args = a.build_args or a.args
   local key = cache.key(parent.key, "run", {
     cmd = a.cmd,
+    heredocs = a.heredocs,
     env = run.environment(cfg.Env, a.build_args, nil),
     user = cfg.User or "",
     workdir = cfg.WorkingDir or "",
     network = a.network or "",
-    mounts = a.mounts,
+    mounts = run.mounts_key(self, a.mounts),
   })
-  return with_layer(self, st, parent, key, function()
+  return step(self, st, parent, key, function()
     return run.execute(self, st, parent)
   end)
 end
@@ -135,6 +160,9 @@ function Solver:solve(st)
     return self.memo[st]
   end
   local parent = st.parent and self:solve(st.parent)
+  if st.args.from then -- COPY --from=<stage>: build that stage first
+    self:solve(st.args.from)
+  end
   local progress = self.opts.progress
   if st.label and progress then
     progress:start(st)

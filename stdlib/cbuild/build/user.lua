@@ -7,6 +7,9 @@ local fs = require "cbuild.core.fs"
 local M = {}
 
 local function read_db(rootfs, path)
+  if rootfs == nil then -- an empty image (scratch): no databases
+    return {}
+  end
   local host = fs.resolve_in_root(rootfs, path)
   if not host then
     return {}
@@ -32,7 +35,7 @@ local function int(s)
   return s and s:match "^%d+$" and math.tointeger(tonumber(s)) or nil
 end
 
---- Resolve spec (the image's User, "" = root) inside rootfs.
+--- Resolve spec (the image's User, "" = root) inside rootfs (nil for an empty image).
 --- Returns {uid, gid, groups = {...}, home} or nil, msg (docker's wording).
 function M.resolve(rootfs, spec)
   spec = spec or ""

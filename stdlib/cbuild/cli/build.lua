@@ -19,6 +19,8 @@ function M.setup(cmd)
   cmd:option("--iidfile", "Write the image ID to the file.")
   cmd:option("--timestamp", "Set created timestamps and clamp file times (like SOURCE_DATE_EPOCH).")
   cmd:flag("--no-cache", "Do not use the cache when building the image.")
+  cmd:option("--secret", "A secret for RUN --mount=type=secret: id=ID,src=FILE (never stored in a layer)."):count "*"
+  cmd:option("--network", "Network of RUN steps: host (the default, as for docker build) or none.", "host")
   cmd:flag("-q --quiet", "Suppress the build output and print the image ID on success.")
   cmd:flag("--check", "Run the build checks (docker's lint rules) and report, without building.")
 end
@@ -285,6 +287,7 @@ local function build(args, ctx, prep)
     bctx:load_cache(cache_file)
   end
   local s = solver.new { images = images, context = bctx, progress = out, no_cache = args.no_cache,
+    secrets = M.secrets(args.secret), network = args.network,
     epoch = epoch(args), platform = platform }
   local result = s:solve(target)
   if bctx and bctx.save_cache then
@@ -316,6 +319,36 @@ local function build(args, ctx, prep)
     io.stdout:write(id, "\n")
   end
   return 0
+end
+
+--- --secret id=ID,src=FILE (or env=VAR) flags as {id = host path}.
+function M.secrets(list)
+  local out = {}
+  for _, spec in ipairs(list or {}) do
+    local f = {}
+    for kv in spec:gmatch "[^,]+" do
+      local k, v = kv:match "^([^=]+)=(.*)$"
+      if not k then
+        errors.raise("invalid --secret '%s': want id=ID,src=FILE", spec)
+      end
+      f[k] = v
+    end
+    local id = f.id
+    local src = f.src or f.source
+    if f.env then
+      local fs_tmp = errors.need("--secret", fs.mkdtemp "/tmp/cbuild-secret-")
+      errors.need("--secret", fs.write_file(fs_tmp .. "/value", os.getenv(f.env) or "", { mode = 384 }))
+      src = fs_tmp .. "/value"
+    end
+    if not id or not src then
+      errors.raise("invalid --secret '%s': want id=ID,src=FILE", spec)
+    end
+    if not fs.exists(src) then
+      errors.raise("--secret %s: '%s' not found", id, src)
+    end
+    out[id] = src
+  end
+  return out
 end
 
 function M.run(args, ctx)
