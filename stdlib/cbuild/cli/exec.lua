@@ -51,6 +51,7 @@ function M.run(args, ctx)
     local master, slave
     if o.tty then
       master, slave = errors.need("open a pty", require("cbuild.core.pty").open())
+      runtime.copy_winsize(master)
     end
     local p = errors.need("exec", proc.enter {
       target = c.State.Pid,

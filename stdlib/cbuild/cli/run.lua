@@ -91,6 +91,7 @@ local function foreground(imgs, c, o)
   if o.tty then
     pty = require "cbuild.core.pty"
     master, slave = errors.need("open a pty", pty.open())
+    runtime.copy_winsize(master)
     io_ = { stdin = slave, stdout = slave, stderr = slave, ctty = true }
   else
     io_ = { stdin = (not o.interactive) and eof_fd() or nil, setsid = true }

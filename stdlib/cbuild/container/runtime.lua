@@ -297,6 +297,18 @@ function M.supervise_plain(proc)
   return status
 end
 
+--- Give the pty master our terminal's window size (before the container starts, so its first
+--- look at the size is right); a no-op when stdin is no terminal.
+function M.copy_winsize(master)
+  if sys.isatty(0) then
+    local pty = require "cbuild.core.pty"
+    local rows, cols = pty.winsize(0)
+    if rows then
+      pty.set_winsize(master, rows, cols)
+    end
+  end
+end
+
 --- Foreground with a pty: relay our stdin (when interactive) to the master and the master to
 --- our stdout, in raw mode, with window size changes.  wait() returns the status.
 function M.relay_pty(master, interactive, pidfd, wait, on_signal)
