@@ -7,7 +7,9 @@
  *
  * Built static (no libc of the image is needed); no libcbuild, no allocation.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
