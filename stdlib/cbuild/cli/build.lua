@@ -287,7 +287,7 @@ local function build(args, ctx, prep)
     bctx:load_cache(cache_file)
   end
   local s = solver.new { images = images, context = bctx, progress = out, no_cache = args.no_cache,
-    secrets = M.secrets(args.secret), network = args.network,
+    secrets = M.secrets(args.secret), network = args.network, driver = ctx.driver,
     epoch = epoch(args), platform = platform }
   local result = s:solve(target)
   if bctx and bctx.save_cache then

@@ -50,6 +50,8 @@ local function build_parser(modules)
     :help_max_width(100)
   parser:option("--root", "Store directory (default /var/lib/cbuild as root; $CBUILD_ROOT).")
   parser:flag("--debug", "Show Lua tracebacks for every error."):target "global_debug"
+  parser:option("--storage-driver", "How layers are stacked: overlay (default) or vfs (plain copies, "
+    .. "for machines without overlayfs; chosen by itself when overlay cannot be mounted).")
   parser:flag("-v --version", "Print the version and exit.")
   parser:command_target("verb")
   parser:require_command(false)
@@ -98,7 +100,12 @@ function M.main(argv)
     return 0
   end
   local verbose = args.global_debug or os.getenv "CBUILD_DEBUG" == "1"
-  local ctx = setmetatable({ root = args.root or default_root(), debug = verbose }, Context)
+  local driver = args.storage_driver or os.getenv "CBUILD_STORAGE_DRIVER"
+  if driver and driver ~= "overlay" and driver ~= "vfs" then
+    io.stderr:write("cbuild: error: unknown storage driver '", driver, "' (overlay or vfs)\n")
+    return 125
+  end
+  local ctx = setmetatable({ root = args.root or default_root(), debug = verbose, driver = driver }, Context)
   local status
   local ran, err = xpcall(function()
     status = modules[args.verb].run(args, ctx)
