@@ -5,7 +5,10 @@
  *     body = "bytes" | { store = s, digest = "sha256:...", offset = 0, length = n },
  *     sink = s, expect = "sha256:...",      -- a 2xx body streams into a blob of store s
  *     max_body = n, connect_timeout = sec, timeout = sec, retries = n,
- *     insecure = false, redirect = true }
+ *     insecure = false, redirect = true,
+ *     progress = function(done, total) end }  -- body bytes moved; total 0 while unknown
+ * The progress function runs inside the transfer, in protected mode: an error it raises stops
+ * the transfer and is raised again by request/perform_all once everything is released.
  * An answer is a table:
  *   { status = 200, headers = { ["content-type"] = "..." }, body = "...", url = "...",
  *     digest = "sha256:...", size = n (when the sink named a blob), attempts = n, resumed = n }
@@ -20,6 +23,10 @@
 
 struct lreq {
   struct cb_http_request req;
+  lua_State *L;
+  int progress_ref; /* the progress function in the anchor table, or LUA_NOREF */
+  int anchor;       /* stack index of the anchor table */
+  bool *failed;     /* shared: a progress function raised (its message is in the anchor) */
   struct cb_store *body_store; /* body from a blob: opened into req.body_fd just before the call */
   struct cb_digest body_digest;
   bool has_body_blob;
@@ -107,6 +114,63 @@ checkreq(lua_State *L, int idx, int anchor, struct lreq *r)
     req->flags |= CB_HTTP_INSECURE;
   if (!lcb_optboolfield(L, idx, "redirect", 1))
     req->flags |= CB_HTTP_NO_REDIRECT;
+  r->L = L;
+  r->anchor = anchor;
+  r->progress_ref = LUA_NOREF;
+  switch (lua_getfield(L, idx, "progress")) {
+  case LUA_TNIL:
+    lua_pop(L, 1);
+    break;
+  case LUA_TFUNCTION:
+    r->progress_ref = luaL_ref(L, anchor);
+    break;
+  default:
+    luaL_error(L, "http request: 'progress' must be a function");
+  }
+}
+
+/* The C side of a request's progress function: a protected call, so an error cannot unwind
+ * through libcurl.  The first error is kept at anchor[0] and aborts every transfer. */
+static int
+on_progress(void *ud, uint64_t done, uint64_t total)
+{
+  struct lreq *r = ud;
+  lua_State *L = r->L;
+
+  if (*r->failed)
+    return 1;
+  lua_rawgeti(L, r->anchor, r->progress_ref);
+  lua_pushinteger(L, (lua_Integer)done);
+  lua_pushinteger(L, (lua_Integer)total);
+  if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
+    lua_rawseti(L, r->anchor, 0);
+    *r->failed = true;
+    return 1;
+  }
+  return 0;
+}
+
+static void
+wire_progress(struct lreq *rs, size_t n, bool *failed)
+{
+  *failed = false;
+  for (size_t i = 0; i < n; i++) {
+    rs[i].failed = failed;
+    if (rs[i].progress_ref != LUA_NOREF) {
+      rs[i].req.progress = on_progress;
+      rs[i].req.progress_ud = &rs[i];
+    }
+  }
+}
+
+/* Raise the error a progress function raised, if any (everything is released by then). */
+static void
+reraise(lua_State *L, int anchor, bool failed)
+{
+  if (failed) {
+    lua_rawgeti(L, anchor, 0);
+    lua_error(L);
+  }
 }
 
 /* Open the body blobs; on failure *err is set and the fds opened so far are closed. */
@@ -193,6 +257,7 @@ lhttp_request(lua_State *L)
   struct cb_http_response resp;
   struct cb_error *err = NULL;
   struct lreq *r;
+  bool failed;
   int ret;
 
   luaL_checktype(L, 1, LUA_TTABLE);
@@ -200,12 +265,16 @@ lhttp_request(lua_State *L)
   lua_newtable(L); /* 2: anchor */
   r = lua_newuserdatauv(L, sizeof *r, 0);
   checkreq(L, 1, 2, r);
+  wire_progress(r, 1, &failed);
   if (open_bodies(r, 1, &err) < 0)
     return lcb_pushfail(L, &err);
   ret = cb_http_perform(&r->req, &resp, &err);
   close_bodies(r, 1);
-  if (ret < 0) {
+  if (ret < 0 || failed) {
     cb_http_response_release(&resp);
+    if (failed)
+      cb_error_free(&err);
+    reraise(L, 2, failed);
     return lcb_pushfail(L, &err);
   }
   pushresp(L, &resp);
@@ -223,6 +292,7 @@ lhttp_perform_all(lua_State *L)
   struct cb_http_response *resps;
   size_t n;
   unsigned parallel;
+  bool failed;
   int ret;
 
   luaL_checktype(L, 1, LUA_TTABLE);
@@ -238,15 +308,19 @@ lhttp_perform_all(lua_State *L)
     checkreq(L, lua_gettop(L), 2, &rs[i]);
     lua_pop(L, 1);
   }
+  wire_progress(rs, n, &failed);
   if (open_bodies(rs, n, &err) < 0)
     return lcb_pushfail(L, &err);
   for (size_t i = 0; i < n; i++)
     reqs[i] = rs[i].req;
   ret = cb_http_perform_all(reqs, resps, n, parallel, &err);
   close_bodies(rs, n);
-  if (ret < 0) {
+  if (ret < 0 || failed) {
     for (size_t i = 0; i < n; i++)
       cb_http_response_release(&resps[i]);
+    if (failed)
+      cb_error_free(&err);
+    reraise(L, 2, failed);
     return lcb_pushfail(L, &err);
   }
   lua_createtable(L, (int)n, 0);

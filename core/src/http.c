@@ -18,6 +18,7 @@
 #define DEFAULT_PARALLEL   8u
 #define BACKOFF_FIRST_MS   200L
 #define BACKOFF_MAX_MS     5000L
+#define PROGRESS_EVERY_MS  100
 
 enum xfer_state { X_PENDING, X_RUNNING, X_WAITING, X_DONE };
 enum body_mode { B_UNDECIDED, B_SINK, B_MEMORY };
@@ -37,6 +38,8 @@ struct xfer {
   size_t body_cap;
   struct cb_error *werr; /* failure inside a callback */
   long long retry_at;    /* monotonic ms */
+  long long progress_at; /* when progress was last reported (monotonic ms) */
+  uint64_t progress_done;
 };
 
 static CURLSH *share;
@@ -279,6 +282,42 @@ on_seek(void *userdata, curl_off_t offset, int origin)
 }
 
 static int
+report(struct xfer *x, uint64_t done, uint64_t total, bool force)
+{
+  long long now = now_ms();
+
+  if (done == x->progress_done && x->progress_at != 0)
+    return 0;
+  if (!force && now - x->progress_at < PROGRESS_EVERY_MS)
+    return 0;
+  x->progress_at = now;
+  x->progress_done = done;
+  if (x->req->progress(x->req->progress_ud, done, total) != 0)
+    return cb_error_set(&x->werr, CB_E_HTTP, 0, "aborted");
+  return 0;
+}
+
+static int
+on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+            curl_off_t ulnow)
+{
+  struct xfer *x = userdata;
+  uint64_t done, total;
+
+  if (has_body(x->req)) {
+    done = (uint64_t)ulnow;
+    total = body_len(x->req);
+  } else {
+    if (x->mode == B_MEMORY || x->mode == B_UNDECIDED)
+      return 0; /* an error body or nothing yet: not the content */
+    done = x->range_from + (uint64_t)dlnow;
+    total = dltotal > 0 ? x->range_from + (uint64_t)dltotal : 0;
+  }
+  (void)ultotal;
+  return report(x, done, total, total > 0 && done == total) < 0 ? 1 : 0;
+}
+
+static int
 setup_attempt(struct xfer *x, struct cb_error **err)
 {
   const struct cb_http_request *req = x->req;
@@ -339,6 +378,11 @@ setup_attempt(struct xfer *x, struct cb_error **err)
   }
   if (share != NULL)
     curl_easy_setopt(e, CURLOPT_SHARE, share);
+  if (req->progress != NULL) {
+    curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(e, CURLOPT_XFERINFODATA, x);
+    curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
+  }
 
   if (is_method(req, "HEAD")) {
     curl_easy_setopt(e, CURLOPT_NOBODY, 1L);

@@ -102,8 +102,9 @@ describe("registry with short-lived tokens", function()
     assert.are.equal(200, client:request(get, scopes).status)
     assert.are.equal(base + 1, r:token_stats().tokens) -- the second request reused the token
     -- another scope is another token
-    assert.are.equal(200, client:request({ path = "/v2/short/bb/manifests/latest",
-      headers = { Accept = require("cbuild.registry.client").ACCEPT_MANIFESTS } }, { "repository:short/bb:pull,push" }).status)
+    local accept = { Accept = require("cbuild.registry.client").ACCEPT_MANIFESTS }
+    assert.are.equal(200, client:request({ path = "/v2/short/bb/manifests/latest", headers = accept },
+      { "repository:short/bb:pull,push" }).status)
     assert.are.equal(base + 2, r:token_stats().tokens)
     h.sh "sleep 3" -- the token still looks fresh to the client (expires_in 300), the registry says no
     assert.are.equal(200, client:request(get, scopes).status)

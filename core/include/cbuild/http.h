@@ -48,6 +48,12 @@ struct cb_http_request {
   long timeout_ms;         /* whole transfer; 0 means none (a stall of 60 s still fails) */
   unsigned retries;        /* extra attempts after a transient failure */
   unsigned flags;          /* enum cb_http_flags */
+  /* Called during the transfer with the bytes of the body moved so far (uploaded for a request
+   * with a body, downloaded otherwise; a resumed download counts the bytes it kept) and the
+   * total (0 while unknown): at most every 100 ms, and once more when the body is complete.
+   * A nonzero return aborts the transfer (the response's error then says "aborted"). */
+  int (*progress)(void *ud, uint64_t done, uint64_t total);
+  void *progress_ud;
 };
 
 /* Zero request with body_fd = -1. */

@@ -1,7 +1,9 @@
 -- cbuild pull NAME[:TAG|@DIGEST]: fetch an image from a registry into the store.
 local errors = require "cbuild.errors"
 local imgconfig = require "cbuild.image.config"
+local sys = require "cbuild.core.sys"
 local reference = require "cbuild.image.reference"
+local progress = require "cbuild.registry.progress"
 local pull = require "cbuild.registry.pull"
 
 local M = { summary = "Download an image from a registry" }
@@ -44,8 +46,14 @@ function M.run(args, ctx)
     out("Using default tag: latest")
   end
   local images = ctx:store()
+  local board = progress.new { tty = not args.quiet and sys.isatty(1) }
+  if args.quiet then
+    board = progress.plain(nil)
+  elseif not board.tty then
+    board = progress.plain(out)
+  end
   pull.pull(images, ref, { platform = platform, tls_verify = M.tls_verify(args.tls_verify),
-    authfile = args.authfile, out = out })
+    authfile = args.authfile, progress = board })
   local shown = ref.digest and (ref:name() .. "@" .. ref.digest) or ref:full()
   io.stdout:write(shown, "\n")
   return 0

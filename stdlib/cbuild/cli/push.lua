@@ -1,5 +1,7 @@
 -- cbuild push NAME[:TAG]: upload an image to a registry.
+local sys = require "cbuild.core.sys"
 local reference = require "cbuild.image.reference"
+local progress = require "cbuild.registry.progress"
 local pull_cli = require "cbuild.cli.pull"
 local push = require "cbuild.registry.push"
 
@@ -22,8 +24,14 @@ function M.run(args, ctx)
     end
   end
   local images = ctx:store()
+  local board = progress.new { tty = not args.quiet and sys.isatty(1) }
+  if args.quiet then
+    board = progress.plain(nil)
+  elseif not board.tty then
+    board = progress.plain(out)
+  end
   push.push(images, args.name, ref, { compression = args.compression,
-    tls_verify = pull_cli.tls_verify(args.tls_verify), authfile = args.authfile, out = out })
+    tls_verify = pull_cli.tls_verify(args.tls_verify), authfile = args.authfile, progress = board })
   return 0
 end
 

@@ -9,7 +9,9 @@ local json = require "cbuild.core.json"
 local errors = require "cbuild.errors"
 local imgconfig = require "cbuild.image.config"
 local images_mod = require "cbuild.image.store"
+local reference = require "cbuild.image.reference"
 local client_mod = require "cbuild.registry.client"
+local progress = require "cbuild.registry.progress"
 
 local M = {}
 
@@ -110,13 +112,19 @@ local function select_platform(index, want, ref)
 end
 
 -- Fetch blobs ({digest, size}) missing from the store; each is verified before it is named.
-local function fetch_blobs(client, images, ref, scopes, list, out, parallel)
+-- board (nil: silent) shows a line per blob.
+local function fetch_blobs(client, images, ref, scopes, list, board, parallel)
   local todo = {}
   for _, b in ipairs(list) do
     if images.blobs:has(b.digest) then
-      out(short(b.digest) .. ": Already exists")
+      if board then
+        board:status(short(b.digest), "Already exists")
+      end
     else
       todo[#todo + 1] = b
+      if board then
+        board:status(short(b.digest), "Pulling fs layer")
+      end
     end
   end
   if #todo == 0 then
@@ -129,6 +137,12 @@ local function fetch_blobs(client, images, ref, scopes, list, out, parallel)
     if not r then
       errors.raise("pull %s: %s", ref:full(), err)
     end
+    if board then
+      local id = short(b.digest)
+      r.progress = function(done, total)
+        board:bytes(id, "Downloading", done, total > 0 and total or b.size)
+      end
+    end
     reqs[i] = r
   end
   local answers = errors.need("pull " .. ref:full(), http.perform_all(reqs, { parallel = parallel or 4 }))
@@ -136,7 +150,7 @@ local function fetch_blobs(client, images, ref, scopes, list, out, parallel)
     local a = answers[i]
     if not a.error and a.status == 401 then -- token expired meanwhile: once more, alone
       a = errors.need("pull " .. ref:full(), client:request({ path = "/v2/" .. ref.path .. "/blobs/" .. b.digest,
-        sink = images.blobs, expect = b.digest, retries = 4 }, scopes))
+        sink = images.blobs, expect = b.digest, retries = 4, progress = reqs[i].progress }, scopes))
     end
     if a.error then
       errors.raise("pull %s: layer %s: %s", ref:full(), short(b.digest), a.error)
@@ -152,15 +166,21 @@ local function fetch_blobs(client, images, ref, scopes, list, out, parallel)
         a.size, b.size)
     end
     M.remember_source(images.blobs, b.digest, ref:name())
-    out(short(b.digest) .. ": Pull complete")
+    if board then
+      board:status(short(b.digest), "Pull complete")
+    end
   end
 end
 
 --- Pull ref (a parsed reference) into images (cbuild.image.store).  opts: platform (table),
---- tls_verify, authfile, out (function(line)), parallel.  Returns the manifest descriptor.
+--- tls_verify, authfile, parallel, out (function(line): plain lines) or progress (a
+--- cbuild.registry.progress board, e.g. redrawn on a terminal).  Returns the manifest descriptor.
 function M.pull(images, ref, opts)
   opts = opts or {}
-  local out = opts.out or function() end
+  local board = opts.progress or progress.plain(opts.out)
+  local out = function(line)
+    board:note(line)
+  end
   local client = client_mod.new(ref.domain, { tls_verify = opts.tls_verify, authfile = opts.authfile })
   local scopes = { "repository:" .. ref.path .. ":pull" }
   local ping, perr = client:ping()
@@ -191,8 +211,8 @@ function M.pull(images, ref, opts)
     list[#list + 1] = { digest = l.digest, size = l.size }
   end
   fetch_blobs(client, images, ref, scopes, { { digest = doc.config.digest, size = doc.config.size } },
-    function() end, opts.parallel)
-  fetch_blobs(client, images, ref, scopes, list, out, opts.parallel)
+    nil, opts.parallel)
+  fetch_blobs(client, images, ref, scopes, list, board, opts.parallel)
   local mdigest, msize = errors.need("store manifest", images.blobs:put(m.body))
   assert(mdigest == m.digest)
   local desc = { mediaType = m.mediaType, digest = mdigest, size = msize }
@@ -207,6 +227,26 @@ function M.pull(images, ref, opts)
   end
   desc.config = doc.config.digest
   return desc
+end
+
+--- The index entry ({digest, size, mediaType, ref}) of image name in images, pulling it first
+--- when it is absent, as FROM and `run` need.  opts: pull ("missing" default, "always",
+--- "never"), platform, tls_verify, authfile, parallel, out (function(line)) or progress (a
+--- board); with neither it pulls quietly.
+--- Raises a cbuild.errors error ("No such image: NAME" for pull = "never").
+function M.ensure(images, name, opts)
+  opts = opts or {}
+  local policy = opts.pull or "missing"
+  if policy ~= "always" then
+    local e = images:lookup(name)
+    if e or policy == "never" then
+      return e or images:must_lookup(name)
+    end
+  end
+  local ref = reference.must(name)
+  M.pull(images, ref, { platform = opts.platform, tls_verify = opts.tls_verify, authfile = opts.authfile,
+    parallel = opts.parallel, out = opts.out, progress = opts.progress })
+  return images:must_lookup(ref.digest and (ref:name() .. "@" .. ref.digest) or ref:full())
 end
 
 return M

@@ -9,10 +9,20 @@ local images_mod = require "cbuild.image.store"
 local auth = require "cbuild.registry.auth"
 local client_mod = require "cbuild.registry.client"
 local pull = require "cbuild.registry.pull"
+local progress = require "cbuild.registry.progress"
 
 local M = {}
 
 M.CHUNK = 32 * 1024 * 1024 -- blobs larger than this go up in PATCH chunks of this size
+
+-- The chunk size: opts.chunk, else $CBUILD_PUSH_CHUNK (bytes), else M.CHUNK.
+local function chunk_size(opts)
+  local n = opts.chunk or tonumber(os.getenv "CBUILD_PUSH_CHUNK" or "")
+  if n and n >= 1 then
+    return math.floor(n)
+  end
+  return M.CHUNK
+end
 
 local function short(d)
   return d:gsub("^sha256:", ""):sub(1, 12)
@@ -63,26 +73,40 @@ local function start_upload(client, ref, scopes, d, from)
   return client:absolute(resp.headers.location)
 end
 
-local function upload(client, images, ref, scopes, blob)
+-- A progress function for bytes of blob sent from offset base on.
+local function sending(ctx, blob, base)
+  if not ctx.board.tty or blob.config then
+    return nil
+  end
+  local id = ctx.id
+  return function(done)
+    ctx.board:bytes(id, "Pushing", base + done, blob.size)
+  end
+end
+
+local function upload(client, images, ref, scopes, blob, ctx)
   local url = start_upload(client, ref, scopes, blob.digest)
   local resp, err
-  if blob.size <= M.CHUNK then
+  local chunk, stats = ctx.chunk, ctx.stats
+  if blob.size <= chunk then
     resp, err = client:request({ method = "PUT", url = with_query(url, "digest=" .. auth.urlencode(blob.digest)),
       headers = { "Content-Type: application/octet-stream" },
-      body = { store = images.blobs, digest = blob.digest }, timeout = 0 }, scopes)
+      body = { store = images.blobs, digest = blob.digest }, timeout = 0, progress = sending(ctx, blob, 0) }, scopes)
   else
     local off = 0
     while off < blob.size do
-      local len = math.min(M.CHUNK, blob.size - off)
+      local len = math.min(chunk, blob.size - off)
       resp, err = client:request({ method = "PATCH", url = url,
         headers = { "Content-Type: application/octet-stream",
           string.format("Content-Range: %d-%d", off, off + len - 1) },
-        body = { store = images.blobs, digest = blob.digest, offset = off, length = len } }, scopes)
+        body = { store = images.blobs, digest = blob.digest, offset = off, length = len },
+        progress = sending(ctx, blob, off) }, scopes)
       if not resp or resp.status ~= 202 or not resp.headers.location then
         fail(client, ref, resp, err, "push " .. ref:full() .. ": upload " .. short(blob.digest))
       end
       url = client:absolute(resp.headers.location)
       off = off + len
+      stats.chunks = stats.chunks + 1
     end
     resp, err = client:request({ method = "PUT", url = with_query(url, "digest=" .. auth.urlencode(blob.digest)),
       headers = { "Content-Type: application/octet-stream" }, body = "" }, scopes)
@@ -103,34 +127,45 @@ local function mount_source(images, ref, d)
   return nil
 end
 
-local function push_blob(client, images, ref, scopes, blob, out, stats)
+local function push_blob(client, images, ref, scopes, blob, ctx, id)
+  local stats = ctx.stats
+  id = id or short(blob.digest)
+  local board = blob.config and progress.plain(nil) or ctx.board
   if exists(client, ref, scopes, blob.digest) then
-    out(short(blob.digest) .. ": Layer already exists")
-    stats.skipped = stats.skipped + 1
+    board:status(id, "Layer already exists")
+    stats.skipped = stats.skipped + (blob.config and 0 or 1)
     return
   end
   local from = mount_source(images, ref, blob.digest)
   if from then
     local mscopes = { scopes[1], "repository:" .. from .. ":pull" }
     if start_upload(client, ref, mscopes, blob.digest, from) == "mounted" then
-      out(short(blob.digest) .. ": Mounted from " .. from)
-      stats.mounted = stats.mounted + 1
+      board:status(id, "Mounted from " .. from)
+      stats.mounted = stats.mounted + (blob.config and 0 or 1)
       pull.remember_source(images.blobs, blob.digest, ref:name())
       return
     end
   end
-  upload(client, images, ref, scopes, blob)
-  stats.pushed = stats.pushed + 1
+  ctx.id = id
+  upload(client, images, ref, scopes, blob, ctx)
+  if not blob.config then
+    stats.pushed = stats.pushed + 1
+  end
   stats.bytes = stats.bytes + blob.size
   pull.remember_source(images.blobs, blob.digest, ref:name())
-  out(short(blob.digest) .. ": Pushed")
+  board:status(id, "Pushed")
 end
 
 --- Push the local image named name to ref.  opts: compression ("gzip" default, "zstd[:N]",
---- "none"), tls_verify, authfile, out.  Returns {digest, size, mediaType, stats}.
+--- "none"), tls_verify, authfile, chunk (bytes; default $CBUILD_PUSH_CHUNK or 32 MiB), out
+--- (function(line): plain lines) or progress (a cbuild.registry.progress board).
+--- Returns {digest, size, mediaType, stats = {pushed, skipped, mounted, bytes, chunks}}.
 function M.push(images, name, ref, opts)
   opts = opts or {}
-  local out = opts.out or function() end
+  local board = opts.progress or progress.plain(opts.out)
+  local out = function(line)
+    board:note(line)
+  end
   local entry = images:must_lookup(name)
   local img = images:image(entry.digest)
   local algo, level = compress.parse(opts.compression or "gzip")
@@ -144,20 +179,25 @@ function M.push(images, name, ref, opts)
 
   local changed = false
   local layers = json.array {}
-  for i, l in ipairs(img.manifest.layers or {}) do
+  local all, ids = img.manifest.layers or {}, {}
+  for i = #all, 1, -1 do
+    board:status(short(all[i].digest), "Preparing")
+  end
+  for i, l in ipairs(all) do
     local shipped = compress.layer(images.blobs, l, algo, level)
     if shipped.digest ~= l.digest then
       changed = true
     end
     layers[i] = { mediaType = shipped.mediaType, digest = shipped.digest, size = shipped.size }
+    ids[i] = short(l.digest) -- docker shows the local layer's ID
   end
-  local stats = { pushed = 0, skipped = 0, mounted = 0, bytes = 0 }
+  local stats = { pushed = 0, skipped = 0, mounted = 0, bytes = 0, chunks = 0 }
+  local ctx = { board = board, stats = stats, chunk = chunk_size(opts) }
   for i = #layers, 1, -1 do -- docker lists the top layer first
-    push_blob(client, images, ref, scopes, layers[i], out, stats)
+    push_blob(client, images, ref, scopes, layers[i], ctx, ids[i])
   end
   local cfg = img.manifest.config
-  push_blob(client, images, ref, scopes, { digest = cfg.digest, size = cfg.size }, function() end,
-    { pushed = 0, skipped = 0, mounted = 0, bytes = 0 })
+  push_blob(client, images, ref, scopes, { digest = cfg.digest, size = cfg.size, config = true }, ctx)
 
   local body, media
   if changed then
