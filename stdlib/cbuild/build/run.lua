@@ -1,6 +1,7 @@
 -- RUN: execute a command in the sandbox on top of the parent's layers and capture what it
 -- changed as a layer.  The rootfs is an overlay of the parent's snapshots (build/snapshot.lua);
 -- the command's output streams to the progress view; Ctrl-C kills the step and cleans up.
+local cgroup = require "cbuild.core.cgroup"
 local fs = require "cbuild.core.fs"
 local sandbox = require "cbuild.core.sandbox"
 local sys = require "cbuild.core.sys"
@@ -165,8 +166,8 @@ local function etc_files(dir)
 end
 
 -- A log that keeps the first LOG_LIMIT bytes in memory and spills all of it to a file (kept
--- after the build, its path printed) once it grows past that.
-local function new_log()
+-- after the build, its path printed) once it grows past that; on_spill(path) is called then.
+local function new_log(on_spill)
   local log = { parts = {}, size = 0 }
   function log:add(data)
     self.size = self.size + #data
@@ -177,6 +178,10 @@ local function new_log()
         self.path = errors.need("RUN log", fs.mkdtemp "/tmp/cbuild-run-") .. "/output.log"
         self.file = assert(io.open(self.path, "wb"))
         self.file:write(table.concat(self.parts))
+        self.parts = {}
+        if on_spill then
+          on_spill(self.path)
+        end
       end
       self.file:write(data)
     end
@@ -239,6 +244,78 @@ local function supervise(proc, rfd, sigfd, on_output)
   return errors.need("wait for RUN", proc:wait())
 end
 
+--- Cgroup limits of a build's --memory, --memory-swap, --cpus, --cpu-shares and --pids-limit
+--- (strings as given, docker's units and rules); returns a cbuild.core.cgroup limits table or nil.
+--- Raises a user error for a bad value.
+function M.limits(opts)
+  local config = require "cbuild.container.config"
+  local function bad(fmt, ...)
+    errors.raise(fmt, ...)
+  end
+  local memory = 0
+  if opts.memory then
+    memory = config.parse_bytes(opts.memory) or bad("invalid --memory '%s'", opts.memory)
+    if memory > 0 and memory < 6 * 1024 * 1024 then
+      bad "Minimum memory limit allowed is 6MB"
+    end
+  end
+  local swap = 0
+  if opts.memory_swap then
+    swap = opts.memory_swap == "-1" and -1 or config.parse_bytes(opts.memory_swap)
+      or bad("invalid --memory-swap '%s'", opts.memory_swap)
+    if memory == 0 then
+      bad "You should always set the Memory limit when using Memoryswap limit, see usage"
+    end
+    if swap > 0 and swap < memory then
+      bad "Minimum memoryswap limit should be larger than memory limit, see usage"
+    end
+  elseif memory > 0 then
+    swap = 2 * memory -- docker's default: as much swap as memory
+  end
+  local nano = 0
+  if opts.cpus then
+    local n = tonumber(opts.cpus)
+    if not n or n <= 0 then
+      bad("invalid argument \"%s\" for \"--cpus\" flag", opts.cpus)
+    end
+    nano = math.tointeger(math.floor(n * 1e9 + 0.5))
+  end
+  local shares = opts.cpu_shares and math.tointeger(tonumber(opts.cpu_shares))
+  if opts.cpu_shares and not shares then
+    bad("invalid argument \"%s\" for \"--cpu-shares\" flag", opts.cpu_shares)
+  end
+  local pids = opts.pids_limit and math.tointeger(tonumber(opts.pids_limit))
+  if opts.pids_limit and not pids then
+    bad("invalid argument \"%s\" for \"--pids-limit\" flag", opts.pids_limit)
+  end
+  return config.limits { Memory = memory, MemorySwap = swap, NanoCpus = nano, CpuShares = shares or 0,
+    PidsLimit = pids or 0 }
+end
+
+local step_seq = 0
+
+-- The step's cgroup (cbuild/build-<pid>-<n>), with the build's limits; nil when cgroups cannot
+-- be made and no limit was asked for (the step then runs in cbuild's own cgroup).
+local function step_cgroup(limits)
+  step_seq = step_seq + 1
+  local name = string.format("cbuild/build-%d-%d", sys.getpid(), step_seq)
+  local cg, msg = cgroup.create(name, limits)
+  if not cg and limits then
+    errors.raise("cgroup for the RUN step's limits: %s", msg)
+  end
+  return cg
+end
+
+local function human_bytes(n)
+  local units = { "B", "KiB", "MiB", "GiB", "TiB" }
+  local i = 1
+  while n >= 1024 and i < #units and n % 1024 == 0 do
+    n = n // 1024
+    i = i + 1
+  end
+  return string.format("%d%s", n, units[i])
+end
+
 --- Execute the run state st on parent (a solver result); returns the layer descriptor.
 --- solver gives images, opts (progress, epoch, driver) and the step's loc.
 function M.execute(solver, st, parent)
@@ -256,14 +333,29 @@ function M.execute(solver, st, parent)
   end
   local rfd, wfd = errors.need("RUN output pipe", sys.pipe())
   local sigfd = errors.need("RUN signals", sys.signalfd { "INT", "TERM" })
-  local log = new_log()
+  local progress = solver.opts.progress
+  local log = new_log(function(path)
+    if progress and progress.spilled then
+      progress:spilled(st, path, M.LOG_LIMIT)
+    end
+  end)
   local env = M.environment(cfg.Env, a.build_args, who.home)
   for k, v in pairs(a.proxy or {}) do -- usable in RUN, never in the key or the history
     env[#env + 1] = k .. "=" .. v
   end
   local mounts = sandbox_mounts(solver, st, env)
   local times = dir_times(snap.rootfs, mounts)
+  local limits = solver.opts.limits
+  local cg
+  local _ <close> = setmetatable({}, { __close = function()
+    if cg then -- kills whatever the step left running, then removes the cgroup
+      cg:remove()
+      cg:close()
+    end
+  end })
+  local oom_killed = false
   local ok, result = pcall(function()
+    cg = step_cgroup(limits)
     local proc = errors.need("RUN", sandbox.spawn {
       rootfs = snap.rootfs,
       argv = heredoc_argv(a),
@@ -278,15 +370,17 @@ function M.execute(solver, st, parent)
       stdout = wfd,
       stderr = wfd,
       mounts = mounts,
+      cgroup_procs = cg and cg:procs_paths() or nil,
     })
     sys.close(wfd)
     wfd = nil
     local status = supervise(proc, rfd, sigfd, function(data)
       log:add(data)
-      if solver.opts.progress then
-        solver.opts.progress:log(st, data)
+      if progress then
+        progress:log(st, data)
       end
     end)
+    oom_killed = cg ~= nil and (cg:oom_killed() or 0) > 0
     proc:remove_stubs()
     restore_times(times)
     return status
@@ -307,6 +401,10 @@ function M.execute(solver, st, parent)
   end
   if result.code ~= 0 then
     local msg = string.format("RUN %s exited with code %d", shown, result.code)
+    if oom_killed then
+      msg = msg .. " (killed by the kernel's OOM killer: out of memory"
+        .. (limits and limits.memory and (" under --memory=" .. human_bytes(limits.memory)) or "") .. ")"
+    end
     if log.path then
       msg = msg .. " (full output: " .. log.path .. ")"
     end

@@ -21,6 +21,11 @@ function M.setup(cmd)
   cmd:flag("--no-cache", "Do not use the cache when building the image.")
   cmd:option("--secret", "A secret for RUN --mount=type=secret: id=ID,src=FILE (never stored in a layer)."):count "*"
   cmd:option("--network", "Network of RUN steps: host (the default, as for docker build) or none.", "host")
+  cmd:option("-m --memory", "Memory limit of each RUN step (e.g. 200M).")
+  cmd:option("--memory-swap", "Memory plus swap limit of each RUN step: '-1' for unlimited swap.")
+  cmd:option("--cpus", "Number of CPUs of each RUN step.")
+  cmd:option("-c --cpu-shares", "CPU shares (relative weight) of each RUN step.")
+  cmd:option("--pids-limit", "Pids limit of each RUN step (-1 for unlimited).")
   cmd:flag("-q --quiet", "Suppress the build output and print the image ID on success.")
   cmd:flag("--check", "Run the build checks (docker's lint rules) and report, without building.")
 end
@@ -288,7 +293,7 @@ local function build(args, ctx, prep)
   end
   local s = solver.new { images = images, context = bctx, progress = out, no_cache = args.no_cache,
     secrets = M.secrets(args.secret), network = args.network, driver = ctx.driver,
-    epoch = epoch(args), platform = platform }
+    epoch = epoch(args), platform = platform, limits = require("cbuild.build.run").limits(args) }
   local result = s:solve(target)
   if bctx and bctx.save_cache then
     bctx:save_cache(cache_file)
