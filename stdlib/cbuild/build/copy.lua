@@ -121,9 +121,33 @@ function Layer:add(e)
   self.byname[e.name] = e
 end
 
+-- The owner of new entries: --chown's ids, or its names looked up in the image's own
+-- /etc/passwd and /etc/group (docker: a user without a group gets the uid as gid too).
 function Layer:owner()
   local c = self.a.chown
-  return c and c.uid or 0, c and c.gid or 0
+  if not c then
+    return 0, 0
+  end
+  if c.uid then
+    return c.uid, c.gid
+  end
+  if not self.owner_ids then
+    local user = require "cbuild.build.user"
+    local u, err = user.resolve(self.rootfs, c.user)
+    if not u then
+      errors.raise("unable to convert uid/gid chown string to host mapping: %s", err)
+    end
+    local gid = u.uid
+    if c.group then
+      local g, gerr = user.resolve(self.rootfs, "0:" .. c.group)
+      if not g then
+        errors.raise("unable to convert uid/gid chown string to host mapping: %s", gerr)
+      end
+      gid = g.gid
+    end
+    self.owner_ids = { u.uid, gid }
+  end
+  return self.owner_ids[1], self.owner_ids[2]
 end
 
 -- Missing directories on the way to abs (an already resolved path) become 0755 entries.

@@ -416,12 +416,7 @@ local function copy_like(self, instr, add)
     end
   end
   if instr.chown and instr.chown ~= "" then
-    args.chown = parse_chown(self, instr, instr.chown)
-    if not args.chown.uid then
-      errors.raise_at(at_word(instr, "--chown=" .. instr.chown),
-        "unable to convert uid/gid chown string to host mapping: " ..
-        "user names in --chown are not supported yet (%s)", args.chown.spec)
-    end
+    args.chown = parse_chown(self, instr, instr.chown) -- names: resolved in the image by the solver
   end
   if instr.chmod and instr.chmod ~= "" then
     local m = expand(instr.chmod, vars, instr, self.escape)

@@ -1,0 +1,83 @@
+-- COPY/ADD on images with layers: destinations resolved in the image (existing dirs,
+-- symlinked dirs, missing parents), --chown by name, --from a stage, heredoc files; WORKDIR
+-- making its directory; steps that change nothing adding no layer.
+local h = require "spec.helpers"
+local q = h.quote
+
+local root
+
+local function cb(args, opts)
+  return h.cbuild(root, args, opts)
+end
+
+local function build(dockerfile, files)
+  local ctx = h.tmpdir "copyctx"
+  h.write(ctx .. "/Dockerfile", dockerfile)
+  for name, content in pairs(files or {}) do
+    h.write(ctx .. "/" .. name, content)
+  end
+  local status, out, err = cb("build -q " .. q(ctx))
+  assert.are.equal(0, status, out .. err)
+  return out:match "sha256:%x+"
+end
+
+-- "type uid/gid name" lines of each layer of an image, bottom first
+local function layers(id)
+  local _, out = cb("inspect --format '{{json .RootFS.Layers}}' " .. id)
+  local list = {}
+  for hex in out:gmatch "sha256:(%x+)" do
+    local lines = {}
+    local listing = h.ok("tar -tvf " .. q(root .. "/blobs/sha256/" .. hex))
+    for mode, owner, name in listing:gmatch "(%S+) (%d+/%d+)%s+%d+ %S+ %S+ ([^\n]+)" do
+      lines[#lines + 1] = mode:sub(1, 1) .. " " .. owner .. " " .. name
+    end
+    list[#list + 1] = table.concat(lines, "\n")
+  end
+  return list
+end
+
+setup(function()
+  root = h.tmpdir "copyroot"
+  h.ok(string.format("CBUILD_ROOT=%s %s/examples/busybox/make-busybox.sh %s busybox", q(root), q(h.src),
+    q(h.bin)))
+end)
+teardown(h.cleanup)
+
+describe("COPY onto an image", function()
+  it("copies into an existing directory, follows the image's symlinks, creates missing parents", function()
+    local id = build("FROM busybox\nRUN ln -s /usr/share /shared\nCOPY a /bin\nCOPY a /shared/doc/\n", { a = "a" })
+    local l = layers(id)
+    assert.are.equal("- 0/0 bin/a", l[#l - 1]) -- /bin exists: into it, no entry for bin/ itself
+    assert.are.equal("d 0/0 usr/share/\nd 0/0 usr/share/doc/\n- 0/0 usr/share/doc/a", l[#l])
+  end)
+
+  it("resolves --chown names in the image's passwd and group files", function()
+    local id = build("FROM busybox\nCOPY --chown=nobody a /x/\nCOPY --chown=nobody:root a /y\n", { a = "a" })
+    local l = layers(id)
+    assert.are.equal("d 65534/65534 x/\n- 65534/65534 x/a", l[#l - 1])
+    assert.are.equal("- 65534/0 y", l[#l])
+    local ctx = h.tmpdir "ghost"
+    h.write(ctx .. "/Dockerfile", "FROM busybox\nCOPY --chown=ghost a /z\n")
+    h.write(ctx .. "/a", "a")
+    local status, _, err = cb("build " .. q(ctx))
+    assert.are.equal(1, status)
+    assert.matches("Dockerfile:2: .*unable to find user ghost", err)
+  end)
+
+  it("copies from another stage and writes heredoc files", function()
+    local id = build "FROM busybox AS build\nRUN mkdir /out && echo built > /out/artifact\nFROM scratch\n\z
+      COPY --from=build /out/artifact /dist/\nCOPY <<EOF /etc/motd\nhello\nEOF\n"
+    local l = layers(id)
+    assert.are.equal("d 0/0 dist/\n- 0/0 dist/artifact", l[1])
+    assert.are.equal("d 0/0 etc/\n- 0/0 etc/motd", l[2])
+  end)
+
+  it("makes the WORKDIR directory as a layer, and adds no layer for a step that changes nothing", function()
+    local id = build "FROM busybox\nUSER nobody\nWORKDIR /app/sub\nRUN true\n"
+    local l = layers(id)
+    assert.are.equal("d 65534/65534 app/\nd 65534/65534 app/sub/", l[#l])
+    local _, hist = cb("history " .. id)
+    assert.matches("RUN /bin/sh %-c true # buildkit%s+0B", hist)
+    assert.matches("WORKDIR /app/sub%s+%d", hist)
+  end)
+end)
