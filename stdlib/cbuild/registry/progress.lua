@@ -64,6 +64,9 @@ function Board:redraw()
 end
 
 local function set(self, id, text, changed)
+  if self.lines[id] == text then
+    return
+  end
   if not self.lines[id] then
     self.rows[#self.rows + 1] = id
   end
