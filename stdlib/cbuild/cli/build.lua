@@ -191,12 +191,15 @@ function M.prepare(args)
   return out
 end
 
-local function resolver(images)
+local function resolver(images, lease)
   return function(image, loc)
     local e = images:lookup(image)
     if not e then
       errors.raise_at(loc, "FROM: image %q not found in the local store (try `cbuild pull` or `cbuild import`)",
         image)
+    end
+    if lease then -- a prune meanwhile keeps the images this build stands on
+      lease:add_image(e.digest)
     end
     local img = images:image(e.digest)
     e.ref_display = image
@@ -241,9 +244,10 @@ local function build(args, ctx, prep)
     end
   end
   local images = ctx:store()
+  local lease <close> = require("cbuild.build.gc").lease(images) -- gc keeps what this build uses
   local bargs = M.build_args(args.build_arg)
   local copts = { build_args = bargs, platform = platform, predefined = M.predefined(platform),
-    resolve_image = resolver(images) }
+    resolve_image = resolver(images, lease) }
 
   if args.check then
     local r = M.check(prep.text, prep.name, copts, io.stdout)
