@@ -20,6 +20,22 @@
 
 static const char blob[] = "layer bytes, hashed on the way in";
 
+struct seen {
+  unsigned calls;
+  uint64_t done, total;
+  int stop; /* return this */
+};
+
+static int
+on_progress(void *ud, uint64_t done, uint64_t total)
+{
+  struct seen *sn = ud;
+  sn->calls++;
+  sn->done = done;
+  sn->total = total;
+  return sn->stop;
+}
+
 static void
 reply(int fd, const char *status, const char *extra, const char *body, size_t len)
 {
@@ -160,6 +176,35 @@ main(void)
     ok(err != NULL && strstr(err->msg, "GET http://127.0.0.1:") == err->msg, "message: %s",
        err != NULL ? err->msg : "");
     ok(cb_store_has_blob(s, &other, NULL) == 0 && !resp.stored, "nothing is named");
+    cb_error_free(&err);
+    cb_http_response_release(&resp);
+  }
+
+  {
+    struct cb_http_request req = CB_HTTP_REQUEST_INIT;
+    struct seen sn = { 0 };
+    struct cb_digest d2;
+    cb_sha256_buf("x", 1, &d2);
+    snprintf(url, sizeof url, "%s/blob", base);
+    req.url = url;
+    req.sink = s;
+    req.progress = on_progress;
+    req.progress_ud = &sn;
+    ok(cb_http_perform(&req, &resp, &err) == 0 && resp.stored, "a blob GET with progress");
+    ok(sn.calls >= 1 && sn.done == sizeof blob - 1 && sn.total == sizeof blob - 1,
+       "progress reports the whole body at the end (%u calls, %llu/%llu)", sn.calls,
+       (unsigned long long)sn.done, (unsigned long long)sn.total);
+    cb_http_response_release(&resp);
+
+    sn = (struct seen){ .stop = 1 };
+    req.sink_has_expect = true;
+    req.sink_expect = d2;
+    {
+      int ret = cb_http_perform(&req, &resp, &err);
+      ok(ret < 0 && err != NULL && strstr(err->msg, "aborted") != NULL,
+         "a nonzero progress return aborts: %s", err != NULL ? err->msg : "");
+    }
+    ok(cb_store_has_blob(s, &d2, NULL) == 0, "an aborted download names nothing");
     cb_error_free(&err);
     cb_http_response_release(&resp);
   }

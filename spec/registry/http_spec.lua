@@ -48,6 +48,26 @@ describe("cbuild.core.http", function()
     assert.are.equal("", head.body)
   end)
 
+  it("reports progress to a Lua function, and re-raises its error after the transfer", function()
+    local s = assert(store.open(h.tmpdir(), { create = true }))
+    local calls, last = 0, nil
+    local resp = assert(http.request { url = r.url .. "/v2/t/blobs/" .. d, sink = s, expect = d,
+      progress = function(done, total)
+        calls = calls + 1
+        last = { done, total }
+      end })
+    assert.are.equal(d, resp.digest)
+    assert.is_true(calls >= 1)
+    assert.are.same({ #data, #data }, last)
+    local s2 = assert(store.open(h.tmpdir(), { create = true }))
+    assert.error_matches(function()
+      http.perform_all { { url = r.url .. "/v2/t/blobs/" .. d, sink = s2, expect = d,
+        progress = function() error "stop here" end } }
+    end, "stop here")
+    assert.is_false(s2:has(d))
+    assert.error_matches(function() http.request { url = "http://x/", progress = 1 } end, "'progress' must be")
+  end)
+
   it("streams a body into the store and names it by its verified digest", function()
     local s = assert(store.open(h.tmpdir(), { create = true }))
     local resp = assert(http.request { url = r.url .. "/v2/t/blobs/" .. d, sink = s, expect = d })
