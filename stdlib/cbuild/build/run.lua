@@ -223,10 +223,13 @@ local function restore_times(times)
 end
 
 -- Drive the running step: stream its output, watch for Ctrl-C, return its exit status.
-local function supervise(proc, rfd, sigfd, on_output)
+local function supervise(proc, rfd, sigfd, on_output, on_tick)
   local open = true
   while open do
-    local ready = errors.need("wait for RUN", sys.poll({ rfd, sigfd }, -1))
+    local ready = errors.need("wait for RUN", sys.poll({ rfd, sigfd }, on_tick and 200 or -1))
+    if on_tick then
+      on_tick()
+    end
     if ready[sigfd] and sys.read_signal(sigfd) > 0 then
       proc:kill "KILL"
       proc:wait()
@@ -322,7 +325,7 @@ function M.execute(solver, st, parent)
   local a = st.args
   local images = solver.images
   local cfg = parent.config.config or {}
-  local scratch = errors.need("RUN scratch dir", fs.mkdtemp(images.root .. "/tmp/run-"))
+  local scratch = errors.need("RUN scratch dir", fs.mkdtemp(images.root .. "/tmp/run-" .. sys.getpid() .. "-"))
   local _ <close> = setmetatable({}, { __close = function()
     fs.rm_rf(scratch)
   end })
@@ -379,6 +382,8 @@ function M.execute(solver, st, parent)
       if progress then
         progress:log(st, data)
       end
+    end, progress and progress.tick and function()
+      progress:tick()
     end)
     oom_killed = cg ~= nil and (cg:oom_killed() or 0) > 0
     proc:remove_stubs()

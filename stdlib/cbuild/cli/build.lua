@@ -15,7 +15,7 @@ function M.setup(cmd)
   cmd:option("--build-arg", "Set a build-time variable (KEY=VALUE, or KEY to take it from the environment)."):count "*"
   cmd:option("--target", "Set the target build stage to build.")
   cmd:option("--platform", "Set the platform of the image (only the host's for now).")
-  cmd:option("--progress", "Progress output: auto, plain, quiet.", "auto")
+  cmd:option("--progress", "Progress output: auto (tty on a terminal, else plain), plain, tty, quiet.", "auto")
   cmd:option("--iidfile", "Write the image ID to the file.")
   cmd:option("--timestamp", "Set created timestamps and clamp file times (like SOURCE_DATE_EPOCH).")
   cmd:flag("--no-cache", "Do not use the cache when building the image.")
@@ -262,7 +262,7 @@ local function build(args, ctx, prep)
 
   local ast = parser.parse(prep.text, { file = prep.name })
   local parsed = instructions.parse(ast, { file = prep.name })
-  local out = progress.new { quiet = args.quiet or args.progress == "quiet" }
+  local out = progress.new { quiet = args.quiet or args.progress == "quiet", mode = args.progress }
   copts.file, copts.target, copts.escape = prep.name, args.target, ast.escape
   local target, unused = frontend.compile(parsed, copts)
 
