@@ -40,7 +40,8 @@ function M.new(opts)
       local ok, pty = pcall(require, "cbuild.core.pty")
       local cols
       if ok then
-        cols = select(2, pty.winsize(2))
+        local rows, c = pty.winsize(2)
+        cols = rows and c or nil
       end
       p.width = cols and cols > 0 and cols or tonumber(os.getenv "COLUMNS") or 80
     end

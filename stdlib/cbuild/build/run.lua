@@ -319,12 +319,58 @@ local function human_bytes(n)
   return string.format("%d%s", n, units[i])
 end
 
+-- Raise "interrupted" when a Ctrl-C (or TERM) is waiting on sigfd.
+local function interrupted(sigfd)
+  local ready = sys.poll({ sigfd }, 0)
+  if ready and ready[sigfd] and sys.read_signal(sigfd) > 0 then
+    errors.raise "interrupted"
+  end
+end
+
+local function dead(pid)
+  return pid ~= sys.getpid() and not fs.exists("/proc/" .. pid)
+end
+
+-- Remove what RUN steps of dead cbuild processes left: tmp/run-<pid>-* and cgroups
+-- cbuild/build-<pid>-<n> (a kill -9 of cbuild cannot clean up after itself).
+local function clean_stale(root)
+  for _, name in ipairs(fs.readdir(root .. "/tmp") or {}) do
+    local pid = tonumber(name:match "^run%-(%d+)%-")
+    if pid and dead(pid) then
+      fs.rm_rf(root .. "/tmp/" .. name)
+    end
+  end
+  local layout = cgroup.layout()
+  local seen = {}
+  for _, hier in ipairs(layout and layout.hierarchies or {}) do
+    for _, name in ipairs(hier.path and fs.readdir(hier.path .. "/cbuild") or {}) do
+      local pid = tonumber(name:match "^build%-(%d+)%-%d+$")
+      if pid and not seen[name] and dead(pid) then
+        seen[name] = true
+        local cg = cgroup.open("cbuild/" .. name)
+        if cg then
+          cg:remove()
+          cg:close()
+        end
+      end
+    end
+  end
+end
+
 --- Execute the run state st on parent (a solver result); returns the layer descriptor.
 --- solver gives images, opts (progress, epoch, driver) and the step's loc.
 function M.execute(solver, st, parent)
   local a = st.args
   local images = solver.images
   local cfg = parent.config.config or {}
+  -- Ctrl-C from here on is read from sigfd, so that every mount and dir below is cleaned up;
+  -- the signals are unblocked only once all of it is gone
+  local sigfd = errors.need("RUN signals", sys.signalfd { "INT", "TERM" })
+  local _ <close> = setmetatable({}, { __close = function()
+    sys.close(sigfd)
+    sys.unblock_signals { "INT", "TERM" }
+  end })
+  clean_stale(images.root)
   local scratch = errors.need("RUN scratch dir", fs.mkdtemp(images.root .. "/tmp/run-" .. sys.getpid() .. "-"))
   local _ <close> = setmetatable({}, { __close = function()
     fs.rm_rf(scratch)
@@ -335,7 +381,6 @@ function M.execute(solver, st, parent)
     errors.raise_at(st.loc, "%s", uerr)
   end
   local rfd, wfd = errors.need("RUN output pipe", sys.pipe())
-  local sigfd = errors.need("RUN signals", sys.signalfd { "INT", "TERM" })
   local progress = solver.opts.progress
   local log = new_log(function(path)
     if progress and progress.spilled then
@@ -394,8 +439,6 @@ function M.execute(solver, st, parent)
     sys.close(wfd)
   end
   sys.close(rfd)
-  sys.close(sigfd)
-  sys.unblock_signals { "INT", "TERM" }
   log:close()
   if not ok then
     error(result, 0)
@@ -415,7 +458,9 @@ function M.execute(solver, st, parent)
     end
     errors.raise_at(st.loc, "%s", msg)
   end
-  return snap:commit(images.blobs, { clamp_mtime = solver.opts.epoch })
+  local layer = snap:commit(images.blobs, { clamp_mtime = solver.opts.epoch })
+  interrupted(sigfd)
+  return layer
 end
 
 return M
