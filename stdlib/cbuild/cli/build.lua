@@ -28,6 +28,8 @@ function M.setup(cmd)
   cmd:option("--pids-limit", "Pids limit of each RUN step (-1 for unlimited).")
   cmd:flag("-q --quiet", "Suppress the build output and print the image ID on success.")
   cmd:flag("--check", "Run the build checks (docker's lint rules) and report, without building.")
+  cmd:option("--frontend", "dockerfile or lua (default: by the file name; build.lua when there is no Dockerfile).")
+  cmd:option("--allow", "Entitlements for Lua recipes: host-exec (host commands, files outside the context)."):count "*"
 end
 
 --- Read a Dockerfile; raises docker's message when it cannot.
@@ -361,6 +363,10 @@ function M.secrets(list)
 end
 
 function M.run(args, ctx)
+  local recipe = require "cbuild.recipe.cli"
+  if recipe.frontend(args) == "lua" then
+    return recipe.run(args, ctx, M)
+  end
   local prep = M.prepare(args)
   local ok, status = pcall(build, args, ctx, prep)
   if prep.ctx and prep.ctx.close then
