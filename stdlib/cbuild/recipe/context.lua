@@ -51,9 +51,14 @@ function M.host_path(rel, what, missing_ok)
   if not bctx then
     fail("%s: there is no build context", what)
   end
-  local host, msg = fs.resolve_in_root(bctx.root, rel, { missing_ok = missing_ok })
-  if not host then
+  local host, msg, code = fs.resolve_in_root(bctx.root, rel, { missing_ok = missing_ok })
+  if not host and code == "ENOENT" then
+    fail("%s: %q not found in the build context", what, rel)
+  elseif not host then
     fail("%s: %q: %s", what, rel, (msg or "not found"):gsub("^.-: ", ""))
+  end
+  if not missing_ok and not fs.exists(host) then
+    fail("%s: %q not found in the build context", what, rel)
   end
   return host
 end

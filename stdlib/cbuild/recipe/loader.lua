@@ -53,7 +53,7 @@ function M.run(text, name, opts)
     local loc, rest = user_position(msg)
     errors.raise_at(loc or { file = name }, "%s", rest or msg)
   end
-  local r = table.pack(xpcall(fn, handler))
+  local r = table.pack(where.track("@" .. name, xpcall, fn, handler))
   if not r[1] then
     error(r[2], 0)
   end

@@ -57,7 +57,7 @@ function M.build_one(img, name)
   end
   local s = session.get()
   local sv = s:solver()
-  local ok, r = pcall(function()
+  local ok, r = pcall(where.untracked, function()
     local result = sv:solve(p.st)
     local desc = sv:commit(result)
     local images = s:images()

@@ -23,6 +23,13 @@ local function fail(fmt, ...)
   errors.raise_at(where.user(), fmt, ...)
 end
 
+-- What a recipe may not call without --allow host-exec: a clear error instead of "nil value".
+local function denied(name)
+  return function()
+    fail("%s: a recipe cannot run host commands or change host files (cbuild build --allow host-exec)", name)
+  end
+end
+
 local function shallow(t)
   local out = {}
   for k, v in pairs(t) do
@@ -52,6 +59,7 @@ local function load_file(path, env, what)
   end
   local name = path:gsub("^/+", "")
   M.user_files[name] = true
+  where.add_source("@" .. name)
   return load(text, "@" .. name, "t", env)
 end
 
@@ -86,6 +94,9 @@ function M.env(opts)
     return getmetatable(v)
   end
   env.os = { time = os.time, clock = os.clock, date = os.date, difftime = os.difftime, getenv = os.getenv }
+  for _, name in ipairs { "execute", "remove", "rename", "exit", "tmpname", "setlocale" } do
+    env.os[name] = denied("os." .. name)
+  end
   loaded.os = env.os
   env.print = function(...)
     local n = select("#", ...)
@@ -116,6 +127,10 @@ function M.env(opts)
     write = function(...)
       return io.stderr:write(...)
     end,
+    popen = denied "io.popen",
+    output = denied "io.output",
+    input = denied "io.input",
+    tmpfile = denied "io.tmpfile",
   }
   loaded.io = env.io
   env.load = function(chunk, name, mode, e)
