@@ -153,6 +153,11 @@ local function mark_image(blobs, digest, marks, chains)
   end
 end
 
+-- When a file was last written or renamed (seconds, with the fraction).
+local function changed_at(st)
+  return math.max(st.mtime + st.mtime_ns / 1e9, st.ctime + st.ctime_ns / 1e9)
+end
+
 -- Every blob of the store: {digest = {size =, mtime =}}.
 local function all_blobs(root)
   local out = {}
@@ -161,7 +166,7 @@ local function all_blobs(root)
     if name:match "^%x+$" and #name == 64 then
       local st = fs.lstat(dir .. "/" .. name)
       if st then
-        out["sha256:" .. name] = { size = st.size, mtime = math.max(st.mtime, st.ctime) }
+        out["sha256:" .. name] = { size = st.size, mtime = changed_at(st) }
       end
     end
   end
@@ -180,7 +185,7 @@ local function cache_records(root)
       local text = fs.read_file(path)
       local rec = text and json.decode(text)
       if st then
-        out[#out + 1] = { key = key, path = path, rec = type(rec) == "table" and rec or {}, mtime = st.mtime,
+        out[#out + 1] = { key = key, path = path, rec = type(rec) == "table" and rec or {}, mtime = changed_at(st),
           size = st.size }
       end
     end
@@ -200,7 +205,7 @@ local function compressed_records(root)
         local text = fs.read_file(path)
         local rec = text and json.decode(text)
         local st = fs.lstat(path)
-        out[#out + 1] = { path = path, source = "sha256:" .. src, mtime = st and st.mtime or 0,
+        out[#out + 1] = { path = path, source = "sha256:" .. src, mtime = st and changed_at(st) or 0,
           digest = type(rec) == "table" and rec.digest or nil }
       end
     end
@@ -390,11 +395,12 @@ function M.prune(images, opts)
     local s = survey(images, ctrs)
     s.blobs_store = blobs
     report.kept_for_builds = #s.leases
-    -- anything written since the oldest live build began (or since we began) stays
-    local cutoff = started - 1
+    -- anything written since the oldest live build began (or since this prune began: a writer
+    -- without a lease, such as a pull, names its blobs before the index does) stays
+    local cutoff = started
     local keep_digests = {}
     for _, l in ipairs(s.leases) do
-      cutoff = math.min(cutoff, (l.start or started) - 1)
+      cutoff = math.min(cutoff, l.start or started)
       for _, d in ipairs(l.images or {}) do
         keep_digests[d] = true
       end
@@ -493,7 +499,7 @@ function M.prune(images, opts)
       for _, name in ipairs(fs.readdir(root .. "/snapshots") or {}) do
         local path = root .. "/snapshots/" .. name
         local st = fs.lstat(path)
-        local fresh = not st or math.max(st.mtime, st.ctime) >= cutoff
+        local fresh = not st or changed_at(st) >= cutoff
         if name:sub(1, 1) ~= "." and not chains[name] and not mounted[name] and not fresh then
           local n = M.du(path)
           if fs.rm_rf(path) then
