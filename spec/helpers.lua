@@ -22,7 +22,9 @@ function M.sh(cmd, stdin)
     f:close()
     cmd = cmd .. " < " .. quote(inf)
   end
-  local p = assert(io.popen("(" .. cmd .. ") 2>" .. quote(errf), "r"))
+  -- The ASan run preloads the sanitizer runtimes into lua5.4 only: no command we start should
+  -- inherit them (cbuild is linked with them; host tools like ps deadlock under them).
+  local p = assert(io.popen("(unset LD_PRELOAD; " .. cmd .. ") 2>" .. quote(errf), "r"))
   local out = p:read "a"
   local _, _, status = p:close()
   local f = assert(io.open(errf, "rb"))
