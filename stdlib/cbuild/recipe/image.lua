@@ -226,6 +226,23 @@ local function stage(st, cfg, name, from_stage)
     base_set = next(base_set) and base_set or nil, step = 1 }
 end
 
+-- The state of a Dockerfile that is only "FROM ref" (to run a base image's ONBUILD triggers
+-- exactly as the frontend does), at loc.
+local function from_dockerfile(ref, loc)
+  local parser = require "cbuild.dockerfile.parser"
+  local s = session.get()
+  local file = loc and loc.file or "recipe"
+  local ast = parser.parse("FROM " .. ref .. "\n", { file = file })
+  local parsed = instructions.parse(ast, { file = file })
+  for _, stg in ipairs(parsed.stages) do
+    stg.loc = loc
+  end
+  return (frontend.compile(parsed, { file = file, escape = ast.escape, platform = s.platform,
+    build_args = s.build_args, resolve_image = function(name, l)
+      return s:resolve_image(name, l or loc)
+    end }))
+end
+
 --- cb.from(ref | state, {as = name, platform = ...}): a new stage.  ref "scratch" is the empty
 --- image; any other name is looked up in the local store.
 function M.from(ref, opts)
@@ -258,6 +275,11 @@ function M.from(ref, opts)
     shown = "scratch"
   else
     local entry, config = s:resolve_image(ref, loc)
+    local triggers = ((config or {}).config or {}).OnBuild
+    if triggers and #triggers > 0 then
+      -- the base's ONBUILD triggers run right after FROM: the Dockerfile frontend runs them
+      return M.wrap(from_dockerfile(ref, loc), { name = name, pending = true })
+    end
     st = state.new("from", nil, { image = ref, entry = entry, platform = platform }, loc)
     cfg = imgconfig.copy((config or {}).config or {})
     shown = entry.ref_display or ref
@@ -296,7 +318,19 @@ function M.wrap(st, opts)
       steps = steps + 1
     end
   end
-  return new { st = st, cfg = cfg, name = opts.name, args = {}, arg_order = {}, cmd_set = cmd_set, step = steps }
+  local base_set
+  local root = st:chain()[1]
+  if opts.pending and root.args.set then
+    -- what FROM added to the base config rides on the first config change, unless one came
+    base_set = imgconfig.copy(root.args.set)
+    for _, x in ipairs(st:chain()) do
+      if x.op == "config" and next(x.args.set or {}) then
+        base_set = nil
+      end
+    end
+  end
+  return new { st = st, cfg = cfg, name = opts.name, args = {}, arg_order = {}, cmd_set = cmd_set, step = steps,
+    base_set = base_set }
 end
 
 --- img:as(name): the same state, named (COPY --from history and progress labels use the name).
