@@ -7,6 +7,7 @@ local errors = require "cbuild.errors"
 local cache = require "cbuild.build.cache"
 local imgconfig = require "cbuild.image.config"
 local copy = require "cbuild.build.copy"
+local sched = require "cbuild.build.sched"
 
 local M = {}
 
@@ -154,14 +155,30 @@ function ops.run(self, st, parent)
   end)
 end
 
---- Solve a state; returns its result.  Each distinct state is solved once.
-function Solver:solve(st)
-  if self.memo[st] then
-    return self.memo[st]
+-- The states st needs besides its parent (COPY --from stages), in a stable order.
+local function inputs(st)
+  local out = {}
+  if st.args.from then
+    out[#out + 1] = st.args.from
+  end
+  for _, m in ipairs(st.args.mount_states or {}) do
+    out[#out + 1] = m
+  end
+  return out
+end
+
+local function solve_now(self, st)
+  -- independent inputs build in their own branches while this one builds its parent
+  for _, input in ipairs(inputs(st)) do
+    if self.sched and not self.memo[input] then
+      self.sched:spawn(function()
+        self:solve(input)
+      end)
+    end
   end
   local parent = st.parent and self:solve(st.parent)
-  if st.args.from then -- COPY --from=<stage>: build that stage first
-    self:solve(st.args.from)
+  for _, input in ipairs(inputs(st)) do
+    self:solve(input)
   end
   local progress = self.opts.progress
   if st.label and progress then
@@ -184,8 +201,59 @@ function Solver:solve(st)
   if st.label and progress then
     progress:done(st, cached)
   end
-  self.memo[st] = result
   return result
+end
+
+--- Solve a state; returns its result.  Each distinct state is solved once: a branch that
+--- needs a state another branch is building waits for it.
+function Solver:solve(st)
+  local m = self.memo[st]
+  if m then
+    if not m.done then
+      sched.wait_until(function()
+        return m.done
+      end)
+    end
+    if m.err then
+      error(m.err, 0)
+    end
+    return m.result
+  end
+  m = {}
+  self.memo[st] = m
+  local ok, result = pcall(solve_now, self, st)
+  m.done = true
+  if not ok then
+    m.err = result
+    error(result, 0)
+  end
+  m.result = result
+  return result
+end
+
+--- Solve several states at once, independent branches in parallel (opts.jobs sandboxed steps
+--- at a time); returns their results in order.
+function Solver:solve_all(states)
+  self.sched = sched.new(self.opts.jobs or require("cbuild.core.sys").nproc())
+  local results = {}
+  self.sched:run(function()
+    local tasks = {}
+    for i, st in ipairs(states) do
+      tasks[i] = self.sched:spawn(function()
+        results[i] = self:solve(st)
+      end)
+    end
+    sched.wait_until(function()
+      for _, t in ipairs(tasks) do
+        if not t.done then
+          return false
+        end
+      end
+      return true
+    end)
+  end)
+  self.sched = nil
+  return results
 end
 
 --- Store the result as an image; returns the manifest descriptor.

@@ -19,6 +19,7 @@ function M.setup(cmd)
   cmd:option("--iidfile", "Write the image ID to the file.")
   cmd:option("--timestamp", "Set created timestamps and clamp file times (like SOURCE_DATE_EPOCH).")
   cmd:flag("--no-cache", "Do not use the cache when building the image.")
+  cmd:option("--jobs", "How many RUN steps of independent stages may run at once (default: the cores).")
   cmd:option("--secret", "A secret for RUN --mount=type=secret: id=ID,src=FILE (never stored in a layer)."):count "*"
   cmd:option("--network", "Network of RUN steps: host (the default, as for docker build) or none.", "host")
   cmd:option("-m --memory", "Memory limit of each RUN step (e.g. 200M).")
@@ -299,8 +300,9 @@ local function build(args, ctx, prep)
   end
   local s = solver.new { images = images, context = bctx, progress = out, no_cache = args.no_cache,
     secrets = M.secrets(args.secret), network = args.network, driver = ctx.driver,
+    jobs = args.jobs and (math.tointeger(tonumber(args.jobs)) or errors.raise("invalid --jobs '%s'", args.jobs)),
     epoch = epoch(args), platform = platform, limits = require("cbuild.build.run").limits(args) }
-  local result = s:solve(target)
+  local result = s:solve_all({ target })[1]
   if bctx and bctx.save_cache then
     bctx:save_cache(cache_file)
   end
