@@ -116,7 +116,8 @@ function M.run(args, ctx, build)
     images = images, context = bctx or false, build_args = build.build_args(args.build_arg),
     platform = imgconfig.host_platform(), progress = out, allow_host_exec = allow_host_exec, lease = lease,
     solver = { no_cache = args.no_cache, secrets = build.secrets(args.secret), network = args.network,
-      driver = ctx.driver, epoch = epoch(args), limits = require("cbuild.build.run").limits(args) },
+      driver = ctx.driver, epoch = epoch(args), limits = require("cbuild.build.run").limits(args),
+      jobs = args.jobs and (math.tointeger(tonumber(args.jobs)) or errors.raise("invalid --jobs '%s'", args.jobs)) },
   }
   local ok, err = pcall(function()
     local ret = loader.run(prep.text, prep.name, { allow_host_exec = allow_host_exec })
@@ -150,9 +151,16 @@ function M.run(args, ctx, build)
     if #tags > 0 and #outputs > 1 then
       errors.raise("-t names one image, and the recipe has %d outputs: pick one with --target", #outputs)
     end
-    local built = {}
+    local built, todo = {}, {}
     for i, o in ipairs(outputs) do
-      built[i] = result.is(o.value) and o.value or result.build_one(o.value, o.name)
+      if result.is(o.value) then
+        built[i] = o.value
+      else
+        todo[#todo + 1] = { img = o.value, name = o.name, i = i }
+      end
+    end
+    for k, r in ipairs(result.build_many(todo)) do
+      built[todo[k].i] = r
     end
     if #tags == 0 then
       for _, r in ipairs(built) do

@@ -37,10 +37,14 @@ function M.run(o)
     if tag and #outputs > 1 then
       errors.raise("a tag names one image, and the recipe has %d outputs", #outputs)
     end
-    local last
+    local todo = {}
     for _, x in ipairs(outputs) do
-      last = result.is(x.value) and x.value or result.build_one(x.value, x.name)
+      if not result.is(x.value) then
+        todo[#todo + 1] = { img = x.value, name = x.name }
+      end
     end
+    local built = result.build_many(todo)
+    local last = built[#built] or outputs[#outputs].value
     if tag then
       last:tag(tag:full())
     end

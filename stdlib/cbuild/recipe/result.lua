@@ -49,27 +49,41 @@ local function new_result(name, desc, config)
   return v
 end
 
---- Build one state (a recipe image state); returns its result.
-function M.build_one(img, name)
-  local p = image.priv(img)
-  if not p then
-    fail("cb.build: %s is not an image state", tostring(name or img))
+--- Build image states at once (independent ones in parallel): list of {img, name}; returns
+--- their results in order.
+function M.build_many(list)
+  local states = {}
+  for i, o in ipairs(list) do
+    local p = image.priv(o.img)
+    if not p then
+      fail("cb.build: %s is not an image state", tostring(o.name or o.img))
+    end
+    states[i] = p.st
   end
   local s = session.get()
-  local sv = s:solver()
   local ok, r = pcall(where.untracked, function()
-    local result = sv:solve(p.st)
-    local desc = sv:commit(result)
-    local images = s:images()
-    images:add_unnamed(desc)
-    s:progress():say("writing image %s done", desc.config)
-    return new_result(name, desc, imgconfig.copy(result.config))
+    local solved = s:solve(states)
+    local out = {}
+    for i, result in ipairs(solved) do
+      local desc = s:solver():commit(result)
+      s:images():add_unnamed(desc)
+      s:progress():say("writing image %s done", desc.config)
+      out[i] = new_result(list[i].name, desc, imgconfig.copy(result.config))
+    end
+    return out
   end)
   if not ok then
     rethrow(r)
   end
-  s.outputs[#s.outputs + 1] = r
+  for _, x in ipairs(r) do
+    s.outputs[#s.outputs + 1] = x
+  end
   return r
+end
+
+--- Build one state (a recipe image state); returns its result.
+function M.build_one(img, name)
+  return M.build_many { { img = img, name = name } }[1]
 end
 
 --- cb.build(state) -> result; cb.build{a = s1, b = s2} -> {a = r1, b = r2} (built in name
@@ -94,10 +108,17 @@ function M.build(outputs)
     end
     return type(x) == "number"
   end)
-  local out = {}
+  local out, todo = {}, {}
   for _, k in ipairs(names) do
     local v = outputs[k]
-    out[k] = M.is(v) and v or M.build_one(v, type(k) == "string" and k or nil)
+    if M.is(v) then
+      out[k] = v
+    else
+      todo[#todo + 1] = { img = v, name = type(k) == "string" and k or nil, key = k }
+    end
+  end
+  for i, r in ipairs(M.build_many(todo)) do
+    out[todo[i].key] = r
   end
   return out
 end

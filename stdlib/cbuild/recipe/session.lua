@@ -124,15 +124,18 @@ function Session:solver()
   local s = solver.new(o)
   local main = o.context
   local solve = s.solve
+  -- a state copying from a cb.context other than the main one: the solver reads the context
+  -- from its options, so they are switched around it (its parent first, under its own)
   s.solve = function(me, st)
-    if me.memo[st] then
-      return me.memo[st]
+    local want = st.args.context or main
+    if want == me.opts.context then
+      return solve(me, st)
     end
     if st.parent then
       me:solve(st.parent)
     end
     local saved = me.opts.context
-    me.opts.context = st.args.context or main
+    me.opts.context = want
     local ok, r = pcall(solve, me, st)
     me.opts.context = saved
     if not ok then
@@ -142,6 +145,21 @@ function Session:solver()
   end
   self._solver = s
   return s
+end
+
+--- Solve build states; returns their results in order.  Independent states build in parallel
+--- (the solver's scheduler) unless the recipe copies from extra contexts, which the solver
+--- can only switch between one state at a time.
+function Session:solve(states)
+  local sv = self:solver()
+  if sv.solve_all and #self.extra_contexts == 0 then
+    return sv:solve_all(states)
+  end
+  local out = {}
+  for i, st in ipairs(states) do
+    out[i] = sv:solve(st)
+  end
+  return out
 end
 
 --- Close what the session opened (contexts made from tarballs, extra contexts).
