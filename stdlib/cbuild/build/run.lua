@@ -7,6 +7,7 @@ local sandbox = require "cbuild.core.sandbox"
 local sys = require "cbuild.core.sys"
 local errors = require "cbuild.errors"
 local imgconfig = require "cbuild.image.config"
+local sched = require "cbuild.build.sched"
 local snapshot = require "cbuild.build.snapshot"
 local user = require "cbuild.build.user"
 
@@ -222,15 +223,28 @@ local function restore_times(times)
   end
 end
 
--- Drive the running step: stream its output, watch for Ctrl-C, return its exit status.
-local function supervise(proc, rfd, sigfd, on_output, on_tick)
+-- True once Ctrl-C (or TERM) reached the build: read from sigfd, remembered on the solver so
+-- that every step running in parallel sees it, whichever of them read the signal.
+local function got_signal(solver, sigfd)
+  if not solver.interrupted then
+    local ready = sys.poll({ sigfd }, 0)
+    if ready and ready[sigfd] and sys.read_signal(sigfd) > 0 then
+      solver.interrupted = true
+    end
+  end
+  return solver.interrupted
+end
+
+-- Drive the running step: stream its output, watch for Ctrl-C, return its exit status.  The
+-- wait yields to the solver's scheduler, so steps of independent stages run side by side.
+local function supervise(solver, proc, rfd, sigfd, on_output, on_tick)
   local open = true
   while open do
-    local ready = errors.need("wait for RUN", sys.poll({ rfd, sigfd }, on_tick and 200 or -1))
+    local ready = errors.need("wait for RUN", sched.poll({ rfd, sigfd }, 200))
     if on_tick then
       on_tick()
     end
-    if ready[sigfd] and sys.read_signal(sigfd) > 0 then
+    if got_signal(solver, sigfd) then
       proc:kill "KILL"
       proc:wait()
       errors.raise "interrupted"
@@ -319,11 +333,24 @@ local function human_bytes(n)
   return string.format("%d%s", n, units[i])
 end
 
--- Raise "interrupted" when a Ctrl-C (or TERM) is waiting on sigfd.
-local function interrupted(sigfd)
-  local ready = sys.poll({ sigfd }, 0)
-  if ready and ready[sigfd] and sys.read_signal(sigfd) > 0 then
+-- Raise "interrupted" when a Ctrl-C (or TERM) reached the build.
+local function interrupted(solver, sigfd)
+  if got_signal(solver, sigfd) then
     errors.raise "interrupted"
+  end
+end
+
+-- The signalfd for Ctrl-C: the build's own when the solver holds one (blocked for the whole
+-- build, so a step ending never unblocks them under another that still runs), else one for
+-- this step.  Returns the fd and a function that gives it back.
+local function signals(solver)
+  if solver.sigfd then
+    return solver.sigfd, function() end
+  end
+  local fd = errors.need("RUN signals", sys.signalfd { "INT", "TERM" })
+  return fd, function()
+    sys.close(fd)
+    sys.unblock_signals { "INT", "TERM" }
   end
 end
 
@@ -365,11 +392,8 @@ function M.execute(solver, st, parent)
   local cfg = parent.config.config or {}
   -- Ctrl-C from here on is read from sigfd, so that every mount and dir below is cleaned up;
   -- the signals are unblocked only once all of it is gone
-  local sigfd = errors.need("RUN signals", sys.signalfd { "INT", "TERM" })
-  local _ <close> = setmetatable({}, { __close = function()
-    sys.close(sigfd)
-    sys.unblock_signals { "INT", "TERM" }
-  end })
+  local sigfd, give_back = signals(solver)
+  local _ <close> = setmetatable({}, { __close = give_back })
   clean_stale(images.root)
   local scratch = errors.need("RUN scratch dir", fs.mkdtemp(images.root .. "/tmp/run-" .. sys.getpid() .. "-"))
   local _ <close> = setmetatable({}, { __close = function()
@@ -403,6 +427,8 @@ function M.execute(solver, st, parent)
   end })
   local oom_killed = false
   local ok, result = pcall(function()
+    local release_slot = sched.slot() -- at most --jobs sandboxed steps at once
+    local _ <close> = setmetatable({}, { __close = release_slot })
     cg = step_cgroup(limits)
     local proc = errors.need("RUN", sandbox.spawn {
       rootfs = snap.rootfs,
@@ -422,7 +448,7 @@ function M.execute(solver, st, parent)
     })
     sys.close(wfd)
     wfd = nil
-    local status = supervise(proc, rfd, sigfd, function(data)
+    local status = supervise(solver, proc, rfd, sigfd, function(data)
       log:add(data)
       if progress then
         progress:log(st, data)
@@ -459,7 +485,7 @@ function M.execute(solver, st, parent)
     errors.raise_at(st.loc, "%s", msg)
   end
   local layer = snap:commit(images.blobs, { clamp_mtime = solver.opts.epoch })
-  interrupted(sigfd)
+  interrupted(solver, sigfd)
   return layer
 end
 

@@ -234,7 +234,16 @@ end
 --- Solve several states at once, independent branches in parallel (opts.jobs sandboxed steps
 --- at a time); returns their results in order.
 function Solver:solve_all(states)
-  self.sched = sched.new(self.opts.jobs or require("cbuild.core.sys").nproc())
+  local sys = require "cbuild.core.sys"
+  self.sched = sched.new(self.opts.jobs or sys.nproc())
+  -- Ctrl-C is read by the running steps, which clean up: blocked for the whole build so that
+  -- one step ending never lets the signal kill us while another still runs
+  self.sigfd = errors.need("block signals", sys.signalfd { "INT", "TERM" })
+  local _ <close> = setmetatable({}, { __close = function()
+    sys.close(self.sigfd)
+    sys.unblock_signals { "INT", "TERM" }
+    self.sigfd, self.sched = nil, nil
+  end })
   local results = {}
   self.sched:run(function()
     local tasks = {}
@@ -252,7 +261,10 @@ function Solver:solve_all(states)
       return true
     end)
   end)
-  self.sched = nil
+  if self.interrupted or sys.read_signal(self.sigfd) > 0 then -- also a Ctrl-C between RUN steps
+    self.interrupted = true
+    errors.raise "interrupted"
+  end
   return results
 end
 
