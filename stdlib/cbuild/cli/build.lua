@@ -19,6 +19,7 @@ function M.setup(cmd)
   cmd:option("--iidfile", "Write the image ID to the file.")
   cmd:option("--timestamp", "Set created timestamps and clamp file times (like SOURCE_DATE_EPOCH).")
   cmd:flag("--no-cache", "Do not use the cache when building the image.")
+  cmd:flag("--pull", "Always pull the FROM images, even when the store has them.")
   cmd:option("--jobs", "How many RUN steps of independent stages may run at once (default: the cores).")
   cmd:option("--secret", "A secret for RUN --mount=type=secret: id=ID,src=FILE (never stored in a layer)."):count "*"
   cmd:option("--network", "Network of RUN steps: host (the default, as for docker build) or none.", "host")
@@ -194,9 +195,22 @@ function M.prepare(args)
   return out
 end
 
-local function resolver(images, lease)
-  return function(image, loc)
-    local e = images:lookup(image)
+-- FROM's image: from the store, pulled first when absent (or always with --pull); lookups
+-- for the build checks (opts.no_pull) never touch the network.
+local function resolver(images, lease, args)
+  return function(image, loc, opts)
+    local policy = args and args.pull and "always" or "missing"
+    local e = policy ~= "always" and images:lookup(image) or nil
+    if not e and not (opts and opts.no_pull) then
+      local ok, res = pcall(require("cbuild.registry.pull").ensure, images, image, { pull = policy,
+        out = not (args and args.quiet) and function(line)
+          io.stderr:write(line, "\n")
+        end or nil })
+      if not ok then
+        errors.raise_at(loc, "FROM %s: %s", image, errors.is(res) and res.msg or tostring(res))
+      end
+      e = res
+    end
     if not e then
       errors.raise_at(loc, "FROM: image %q not found in the local store (try `cbuild pull` or `cbuild import`)",
         image)
@@ -216,7 +230,7 @@ function M.check(text, name, opts, f)
   local r = lint.run(text, {
     file = name, build_args = opts.build_args, predefined = opts.predefined, platform = opts.platform,
     resolve_image = function(image)
-      local ok, e, cfg = pcall(opts.resolve_image, image, nil)
+      local ok, e, cfg = pcall(opts.resolve_image, image, nil, { no_pull = true })
       if ok then
         return e, cfg
       end
@@ -250,7 +264,7 @@ local function build(args, ctx, prep)
   local lease <close> = require("cbuild.build.gc").lease(images) -- gc keeps what this build uses
   local bargs = M.build_args(args.build_arg)
   local copts = { build_args = bargs, platform = platform, predefined = M.predefined(platform),
-    resolve_image = resolver(images, lease) }
+    resolve_image = resolver(images, lease, args) }
 
   if args.check then
     local r = M.check(prep.text, prep.name, copts, io.stdout)
@@ -274,7 +288,7 @@ local function build(args, ctx, prep)
   local lint = require "cbuild.dockerfile.lint"
   local ok, r = pcall(lint.run, prep.text, { file = prep.name, build_args = bargs, predefined = copts.predefined,
     platform = platform, resolve_image = function(image)
-      local found, e, cfg = pcall(copts.resolve_image, image)
+      local found, e, cfg = pcall(copts.resolve_image, image, nil, { no_pull = true })
       if found then
         return e, cfg
       end

@@ -67,9 +67,18 @@ end
 
 --- Create the container record (and its directory) for the parsed flags; returns it.
 function M.create(imgs, opts)
-  local entry, err = imgs:lookup(opts.image)
-  if not entry then
-    config.fail("Unable to find image '%s' locally: %s", opts.image, err)
+  local entry = imgs:lookup(opts.image)
+  if not entry then -- docker's behaviour: say so, then pull it
+    io.stderr:write(string.format("Unable to find image '%s' locally\n", opts.image))
+    local ok, res = pcall(require("cbuild.registry.pull").ensure, imgs, opts.image, {
+      out = function(line)
+        io.stderr:write(line, "\n")
+      end,
+    })
+    if not ok then
+      config.fail("%s", errors.is(res) and errors.format(res) or tostring(res))
+    end
+    entry = res
   end
   local img = imgs:image(entry.digest)
   local c = config.new(imgs, img, opts)
