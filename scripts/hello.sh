@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A new machine to a running hello-world image: install, build cbuild, build the example
-# image from its Dockerfile, and run it (through podman until `cbuild run` lands).
+# image from its Dockerfile, and run it.
 set -eu
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -12,6 +12,4 @@ export CBUILD_ROOT=${CBUILD_ROOT:-/var/lib/cbuild}
 build/cbuild build -t yujiang/helloworld examples/helloworld
 build/cbuild images yujiang/helloworld
 build/cbuild history yujiang/helloworld
-build/cbuild save --format docker-archive -o /tmp/cbuild-helloworld.tar yujiang/helloworld
-podman load -q -i /tmp/cbuild-helloworld.tar >/dev/null
-podman run --rm docker.io/yujiang/helloworld
+build/cbuild run --rm yujiang/helloworld
