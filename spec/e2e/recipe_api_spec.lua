@@ -223,6 +223,22 @@ return require("cbuild").from("busybox"):env("HOST", word)
   end)
 end)
 
+describe("recipe outputs and stages", function()
+  it("build independent stages side by side: two RUN sleep 2 take about 2 s", function()
+    local ctx = h.tmpdir "recipe-par"
+    h.write(ctx .. "/build.lua", [[
+local cb = require "cbuild"
+local stamp = cb.args.STAMP
+local a = cb.from("busybox", { as = "a" }):run("sleep 2; echo " .. stamp .. " > /a")
+local b = cb.from("busybox", { as = "b" }):run("sleep 2; echo " .. stamp .. " > /b")
+return cb.scratch():copy { from = a, src = "/a", dest = "/" }:copy { from = b, src = "/b", dest = "/" }
+]])
+    local t0 = os.time()
+    ok("build -q --build-arg STAMP=" .. tostring(os.time()) .. tostring(math.random(1e6)) .. " " .. q(ctx))
+    assert.is_true(os.time() - t0 <= 3, "took " .. (os.time() - t0) .. " s")
+  end)
+end)
+
 describe("cbuild as a library", function()
   it("require 'cbuild' from a stock lua5.4 prints the version", function()
     local out = h.ok(string.format([[cd %s && lua5.4 -e 'package.cpath=%s.."/?.so;"..package.cpath; ]] ..
@@ -250,5 +266,37 @@ describe("cbuild as a library", function()
     local layer = inspect("embedded:1", "RootFS.Layers")[1]:gsub("^sha256:", "")
     assert.are.equal("hello, embedded, from C\n", h.ok("tar -xOf " .. q(root .. "/blobs/sha256/" .. layer) ..
       " etc/greeting"))
+    if h.sh "command -v valgrind >/dev/null" == 0 then
+      h.ok(string.format("cd / && LD_LIBRARY_PATH=%s valgrind -q --leak-check=full --error-exitcode=1 %s %s " ..
+        "embedded:2", q(prefix .. "/lib"), q(exe), q(root)))
+    end
+
+    -- a recipe's mistake comes back as a cb_error with the recipe's line
+    h.write(prefix .. "/bad.c", [[
+#include <cbuild.h>
+#include <stdio.h>
+int
+main(int argc, char **argv)
+{
+  struct cb_embed_options o = { .root = argv[1], .quiet = 1 };
+  struct cb_error *err = NULL;
+  struct cb_embed *e = cb_embed_new(&o, &err);
+  (void)argc;
+  if (e == NULL || cb_embed_set_arg(e, "N", "42", &err) < 0)
+    return 2;
+  if (cb_embed_run_string(e, "local cb = require 'cbuild'\nlocal n = cb.args.N\nreturn cb.from(tonumber(n))\n",
+                          "app.lua", NULL, NULL, &err) == 0)
+    return 3;
+  printf("%s|%s\n", cb_version(), err->msg);
+  cb_error_free(&err);
+  cb_embed_free(e);
+  return 0;
+}
+]])
+    h.ok(string.format("%s cc %s $(%s pkg-config --cflags --libs cbuild) -o %s", env, q(prefix .. "/bad.c"), env,
+      q(prefix .. "/bad")))
+    local out = h.ok(string.format("LD_LIBRARY_PATH=%s %s %s", q(prefix .. "/lib"), q(prefix .. "/bad"), q(root)))
+    assert.matches("^%d+%.%d+%.%d+|app.lua:3: cb.from: expected an image reference %(string%) or an image state, " ..
+      "got number\n$", out)
   end)
 end)
