@@ -160,7 +160,8 @@ function M.env(opts)
       return loaded[name]
     end
     if name == "cbuild" then
-      loaded[name] = opts.cb or require "cbuild"
+      -- the recipe's own view: what it assigns stays in it, not in the next recipe's cbuild
+      loaded[name] = setmetatable({}, { __index = opts.cb or require "cbuild" })
       return loaded[name]
     end
     local rel = name:gsub("%.", "/")
