@@ -179,6 +179,7 @@ WORKDIR /src
 COPY --chown=1000:1000 --chmod=755 a.c b.c ./
 ADD --chmod=0644 data.tar.gz /data/
 COPY --exclude=*.o src/ lib
+COPY --chown=app:staff conf /etc/app/
 FROM scratch
 COPY --from=build /src/app /usr/bin/app
 ]], function()
@@ -187,6 +188,7 @@ COPY --from=build /src/app /usr/bin/app
         :copy { src = { "a.c", "b.c" }, dest = "./", chown = "1000:1000", chmod = "755" }
         :add { src = "data.tar.gz", dest = "/data/", chmod = "0644" }
         :copy { src = "src/", dest = "lib", exclude = { "*.o" } }
+        :copy { src = "conf", dest = "/etc/app/", chown = "app:staff" }
       return cb.from("scratch"):copy { from = build, src = "/src/app", dest = "/usr/bin/app" }
     end)
   end)

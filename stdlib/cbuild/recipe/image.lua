@@ -430,7 +430,8 @@ function methods:run(spec)
     "RUN " .. (shell_form and raw or json_list(raw)))
 end
 
--- chown: "uid[:gid]", a number, or {uid =, gid =}; only numeric owners (as the frontend).
+-- chown: "user[:group]" (names or ids), a number, or {uid =, gid =}; names are looked up in
+-- the image by the solver (as the frontend's).
 local function chown_arg(method, v)
   if v == nil then
     return nil, nil
@@ -446,11 +447,11 @@ local function chown_arg(method, v)
     fail("%s: chown must be \"uid:gid\", a number or {uid =, gid =}", method)
   end
   local u, g = raw:match "^([^:]*):?(.*)$"
-  local uid, gid = math.tointeger(tonumber(u)), math.tointeger(tonumber(g ~= "" and g or u))
-  if not uid or not gid then
-    fail("%s: chown %q: only numeric uid:gid are supported yet", method, raw)
+  local uid, gid = tonumber(u), tonumber(g ~= "" and g or u)
+  if uid and gid and uid == math.floor(uid) and gid == math.floor(gid) then
+    return { uid = math.tointeger(uid), gid = math.tointeger(gid) }, raw
   end
-  return { uid = uid, gid = gid }, raw
+  return { user = u, group = g ~= "" and g or nil, spec = raw }, raw
 end
 
 -- chmod: an octal string ("755") or a number (the mode itself: tonumber("755", 8)).
