@@ -80,7 +80,7 @@ function M.key(self, st)
     local entry = a.from_entry or self.images:must_lookup(a.from_image)
     parts.from = self.images:image(entry.digest).config_digest
   elseif #a.sources > 0 then
-    local ctx = self.opts.context
+    local ctx = a.context or self.opts.context -- a recipe's cb.context, or the build's
     if not ctx then
       errors.raise_at(st.loc, "%s needs a build context", instr_name(a))
     end
@@ -255,7 +255,7 @@ end
 -- The build context to copy from: the context, or another stage's or image's files.
 local function source_context(self, a, mounts)
   if not a.from and not a.from_image then
-    return self.opts.context
+    return a.context or self.opts.context
   end
   local snapshot = require "cbuild.build.snapshot"
   local context = require "cbuild.build.context"
@@ -290,7 +290,7 @@ function M.write_layer(self, plan, parent)
     end
     local layer = new_layer(self, a, rootfs, self.opts.epoch or os.time())
     local groups = plan.groups or {}
-    local ctx = self.opts.context
+    local ctx = a.context or self.opts.context
     if a.from or a.from_image then
       ctx = source_context(self, a, mounts)
       groups = select_sources(ctx, a, plan.loc)

@@ -46,13 +46,14 @@ end
 
 -- The part of RUN --mount specs that decides the step's result, for its cache key: never a
 -- secret's content; a bind mount of the context by the content it mounts.
-function M.mounts_key(solver, mounts)
+function M.mounts_key(solver, mounts, ctx)
+  ctx = ctx or solver.opts.context
   local out = {}
   for i, m in ipairs(mounts or {}) do
     local k = { m.type, m.target or "", m.source or "", m.from or "", m.id or "", m.readonly or false,
       m.mode or "", m.uid or "", m.gid or "", m.size or "" }
-    if m.type == "bind" and not m.from and solver.opts.context then
-      k[#k + 1] = solver.opts.context:hash(m.source or ".")
+    if m.type == "bind" and not m.from and ctx then
+      k[#k + 1] = ctx:hash(m.source or ".")
     end
     out[i] = k
   end
@@ -89,7 +90,7 @@ local function sandbox_mounts(solver, st, env)
       end
       out[#out + 1] = { type = "bind", source = dir, target = target, readonly = false }
     elseif m.type == "bind" and not m.from then
-      local ctx = solver.opts.context
+      local ctx = st.args.context or solver.opts.context
       if not ctx then
         errors.raise_at(st.loc, "RUN --mount=type=bind needs a build context")
       end

@@ -148,7 +148,7 @@ function ops.run(self, st, parent)
     user = cfg.User or "",
     workdir = cfg.WorkingDir or "",
     network = a.network or "",
-    mounts = run.mounts_key(self, a.mounts),
+    mounts = run.mounts_key(self, a.mounts, a.context),
   })
   return step(self, st, parent, key, function()
     return run.execute(self, st, parent)

@@ -484,7 +484,11 @@ function dispatch.RUN(self, instr)
   for i, hd in ipairs(instr.heredocs or {}) do
     heredocs[i] = { name = hd.name, content = hd.content, expand = hd.expand, chomp = hd.chomp, fd = hd.fd }
   end
-  self:push("run", { cmd = cmd, instr = instr, env = self.cfg.Env, args = self.args, proxy = proxy,
+  local args = {} -- the ARGs declared so far: later ones must not reach this step
+  for k, v in pairs(self.args) do
+    args[k] = v
+  end
+  self:push("run", { cmd = cmd, instr = instr, env = self.cfg.Env, args = args, proxy = proxy,
     heredocs = heredocs, mounts = instr.mounts, network = instr.network, security = instr.security,
     user = self.cfg.User, workdir = self.cfg.WorkingDir,
     history = "RUN " .. prefix .. table.concat(cmd, " ") .. " # buildkit" }, instr,

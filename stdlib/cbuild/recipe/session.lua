@@ -109,8 +109,7 @@ function Session:resolve_image(name, loc)
 end
 
 -- The solver of this session: one for the whole run, so states shared by several outputs are
--- solved once.  COPY from a cb.context other than the main one: the solver reads the context
--- from its options, so they are switched around each state that names another one.
+-- solved once.
 function Session:solver()
   if self._solver then
     return self._solver
@@ -121,45 +120,15 @@ function Session:solver()
   for k, v in pairs(self.opts.solver or {}) do
     o[k] = v
   end
-  local s = solver.new(o)
-  local main = o.context
-  local solve = s.solve
-  -- a state copying from a cb.context other than the main one: the solver reads the context
-  -- from its options, so they are switched around it (its parent first, under its own)
-  s.solve = function(me, st)
-    local want = st.args.context or main
-    if want == me.opts.context then
-      return solve(me, st)
-    end
-    if st.parent then
-      me:solve(st.parent)
-    end
-    local saved = me.opts.context
-    me.opts.context = want
-    local ok, r = pcall(solve, me, st)
-    me.opts.context = saved
-    if not ok then
-      error(r, 0)
-    end
-    return r
-  end
+  local s = solver.new(o) -- a state copying from another cb.context carries it in its args
   self._solver = s
   return s
 end
 
 --- Solve build states; returns their results in order.  Independent states build in parallel
---- (the solver's scheduler) unless the recipe copies from extra contexts, which the solver
---- can only switch between one state at a time.
+--- (the solver's scheduler).
 function Session:solve(states)
-  local sv = self:solver()
-  if sv.solve_all and #self.extra_contexts == 0 then
-    return sv:solve_all(states)
-  end
-  local out = {}
-  for i, st in ipairs(states) do
-    out[i] = sv:solve(st)
-  end
-  return out
+  return self:solver():solve_all(states)
 end
 
 --- Close what the session opened (contexts made from tarballs, extra contexts).
