@@ -56,11 +56,28 @@ local function has(cmd)
   return h.sh("command -v " .. cmd .. " >/dev/null") == 0
 end
 
+-- The build cgroups that exist now (other cbuild processes on the machine may own some).
+local function build_cgroups()
+  local set = {}
+  local found = h.ok("find /sys/fs/cgroup -maxdepth 3 -type d -name 'build-*' -path '*cbuild*' || true")
+  for line in found:gmatch "[^\n]+" do
+    set[line] = true
+  end
+  return set
+end
+local cgroups_before = build_cgroups()
+
 -- What a build must not leave: mounts or scratch dirs of the store, cgroups, processes.
 local function assert_clean()
   assert.are.equal("", h.ok("findmnt -rn -o TARGET | grep -F " .. q(root) .. " || true"))
   assert.are.same({}, h.listdir(root .. "/tmp"))
-  assert.are.equal("", h.ok("find /sys/fs/cgroup -maxdepth 3 -type d -name 'build-*' -path '*cbuild*' || true"))
+  local leaked = {}
+  for path in pairs(build_cgroups()) do
+    if not cgroups_before[path] then
+      leaked[#leaked + 1] = path
+    end
+  end
+  assert.are.same({}, leaked)
 end
 
 local function podman_run(name, cmd)
