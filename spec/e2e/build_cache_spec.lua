@@ -44,7 +44,7 @@ end)
 
 teardown(h.cleanup)
 
-describe("FROM debian:bookworm + RUN apt-get install -y vim", function()
+describe("FROM debian:bookworm + RUN apt-get install -y vim #debian", function()
   local ctx
   setup(function()
     ctx = h.tmpdir "vim"

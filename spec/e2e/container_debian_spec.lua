@@ -28,7 +28,7 @@ teardown(function()
   h.cleanup()
 end)
 
-describe("the stress image", function()
+describe("the stress image #debian", function()
   setup(function()
     ok "run --name st --network host debian:bookworm sh -c 'apt-get update -qq && apt-get install -y -qq stress'"
     ok [[commit -c 'ENTRYPOINT ["/usr/bin/stress"]' -c 'CMD []' st stress]]
@@ -61,7 +61,7 @@ describe("the stress image", function()
   end)
 end)
 
-describe("an interactive session committed", function()
+describe("an interactive session committed #debian", function()
   it("installs vim at a bash prompt, commits it, and runs the new image", function()
     local cmd = string.format("CBUILD_ROOT=%s %s run -it --name vimmer debian:bookworm bash", q(root), q(h.bin))
     -- "D""ONE" is only in the typescript once the shell ran the echo, not when it was typed
