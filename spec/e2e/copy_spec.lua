@@ -72,6 +72,17 @@ describe("COPY onto an image", function()
     assert.are.equal("d 0/0 etc/\n- 0/0 etc/motd", l[2])
   end)
 
+  it("keeps source parents with --parents and skips --exclude matches below each source", function()
+    local id = build("FROM scratch\nCOPY --parents src/a/b/f.txt src/c/h.txt /out/\n"
+      .. "COPY --exclude=**/*.log src/a /nolog/\nCOPY --exclude=*.txt src/c/h.txt src/a/b/g.log /top/\n",
+      { ["src/a/b/f.txt"] = "1", ["src/a/b/g.log"] = "2", ["src/c/h.txt"] = "3" })
+    local l = layers(id)
+    assert.are.equal("d 0/0 out/\nd 0/0 out/src/\nd 0/0 out/src/a/\nd 0/0 out/src/a/b/\n- 0/0 out/src/a/b/f.txt\n"
+      .. "d 0/0 out/src/c/\n- 0/0 out/src/c/h.txt", l[1])
+    assert.are.equal("d 0/0 nolog/\nd 0/0 nolog/b/\n- 0/0 nolog/b/f.txt", l[2])
+    assert.are.equal("d 0/0 top/\n- 0/0 top/g.log", l[3])
+  end)
+
   it("makes the WORKDIR directory as a layer, and adds no layer for a step that changes nothing", function()
     local id = build "FROM busybox\nUSER nobody\nWORKDIR /app/sub\nRUN true\n"
     local l = layers(id)

@@ -69,7 +69,7 @@ end
 function M.key(self, st)
   local a = st.args
   local parts = { dest = a.dest, chown = a.chown, chmod = a.chmod, sources = a.sources,
-    exclude = a.exclude, heredocs = {} }
+    exclude = a.exclude, parents = a.parents or nil, heredocs = {} }
   for i, hd in ipairs(a.heredocs or {}) do
     parts.heredocs[i] = { hd.dest, digest.sha256(hd.content) }
   end
@@ -194,22 +194,46 @@ function Layer:target(dest, as_dir, name)
   return self:resolve(M.clean(dest))
 end
 
+-- --exclude patterns (.dockerignore syntax, matched below each source, as BuildKit does:
+-- "*.log" skips top-level logs, "**/*.log" all of them): a matcher or nil.
+local function excluder(a)
+  if not a.exclude or #a.exclude == 0 then
+    return nil
+  end
+  local dockerignore = require "cbuild.build.dockerignore"
+  return dockerignore.new(dockerignore.parse(table.concat(a.exclude, "\n"), { file = "--exclude" }))
+end
+
 function Layer:copy_groups(ctx, groups)
   local a = self.a
   local count = #groups + #(a.heredocs or {})
   local dest_path, dest_st = self:resolve(M.clean(a.dest))
-  local as_dir = a.dest:match "/$" ~= nil or count > 1 or (dest_st and dest_st.type == "dir")
+  local as_dir = a.dest:match "/$" ~= nil or count > 1 or (dest_st and dest_st.type == "dir") or a.parents
+  local skip = excluder(a)
+  local function excluded(rel)
+    return skip ~= nil and skip:matches(rel)
+  end
   for _, g in ipairs(groups) do
     local m = g.match
     local host = ctx:host(m.rel)
+    if m.type ~= "dir" and excluded(basename(m.name or m.rel)) then
+      goto next_group
+    end
+    if a.parents and m.rel ~= "." then
+      -- --parents: the source's path below the context root is kept under dest
+      local parent = dirname("/" .. m.rel)
+      if parent ~= "" then
+        dest_path = self:resolve(M.clean(M.clean(a.dest) .. parent))
+      end
+    end
     if m.type == "dir" then
       self:parents(dest_path .. "/x")
       if dest_path ~= "/" then
         self:add(self:entry(m.st, tar_name(dest_path), host))
       end
       for _, item in ipairs(g.items or ctx:walk(m.rel)) do
-        if item.rel ~= m.rel then
-          local rel = (m.rel == "." or m.rel == "") and item.rel or item.rel:sub(#m.rel + 2)
+        local rel = (m.rel == "." or m.rel == "") and item.rel or item.rel:sub(#m.rel + 2)
+        if item.rel ~= m.rel and not excluded(rel) then -- --exclude: relative to the source
           local target = self:resolve(M.clean(dest_path .. "/" .. rel))
           self:add(self:entry(item.st, tar_name(target), ctx:host(item.rel)))
         end
@@ -222,6 +246,7 @@ function Layer:copy_groups(ctx, groups)
       self:parents(target)
       self:add(self:entry(m.st, tar_name(target), host))
     end
+    ::next_group::
   end
   for _, hd in ipairs(a.heredocs or {}) do
     local target = self:resolve(M.clean(hd.dest))
