@@ -83,6 +83,32 @@ describe("COPY onto an image", function()
     assert.are.equal("d 0/0 top/\n- 0/0 top/g.log", l[3])
   end)
 
+  it("ADDs a file from an http URL (mode 0600), checked against --checksum", function()
+    local web = h.tmpdir "web"
+    h.write(web .. "/file.txt", "remote content\n")
+    local port = require("spec.fixtures.registry.registry").free_port()
+    h.ok(string.format("cd %s && (python3 -m http.server %d --bind 127.0.0.1 >/dev/null 2>&1 & echo $! > pid)",
+      q(web), port))
+    finally(function()
+      h.sh("kill $(cat " .. q(web .. "/pid") .. ")")
+    end)
+    h.ok(string.format("for i in $(seq 50); do curl -sf http://127.0.0.1:%d/file.txt >/dev/null && exit 0; "
+      .. "sleep 0.1; done; exit 1", port))
+    local url = string.format("http://127.0.0.1:%d/file.txt", port)
+    local sum = h.ok("sha256sum < " .. q(web .. "/file.txt")):sub(1, 64)
+    local id = build(string.format("FROM scratch\nADD %s /dl/\nADD --checksum=sha256:%s %s /exact\n", url, sum, url))
+    local l = layers(id)
+    assert.are.equal("d 0/0 dl/\n- 0/0 dl/file.txt", l[1])
+    local _, out = cb("inspect --format '{{json .RootFS.Layers}}' " .. id)
+    local first = h.ok("tar -tvf " .. q(root .. "/blobs/sha256/" .. out:match "sha256:(%x+)"))
+    assert.matches("\n%-rw%-%-%-%-%-%-%- 0/0%s+15 [^\n]+ dl/file.txt", first)
+    local ctx = h.tmpdir "badsum"
+    h.write(ctx .. "/Dockerfile", string.format("FROM scratch\nADD --checksum=sha256:%s %s /x\n", ("0"):rep(64), url))
+    local status, _, err = cb("build " .. q(ctx))
+    assert.are.equal(1, status)
+    assert.matches("Dockerfile:2: ADD .*digest mismatch", err)
+  end)
+
   it("makes the WORKDIR directory as a layer, and adds no layer for a step that changes nothing", function()
     local id = build "FROM busybox\nUSER nobody\nWORKDIR /app/sub\nRUN true\n"
     local l = layers(id)

@@ -48,10 +48,34 @@ local function clamp(self, mtime)
   return mtime
 end
 
+local function is_url(src)
+  return src:match "^https?://" ~= nil
+end
+
+-- ADD <url>: the body, fetched into the store (checked against --checksum when given) every
+-- build, so the cache key follows the content; returns {digest, size, mtime, name}.
+local function fetch(self, a, url, loc)
+  local http = require "cbuild.core.http"
+  local resp, err = http.request { url = url, sink = self.blobs, expect = a.checksum, timeout = 600 }
+  if not resp then
+    errors.raise_at(loc, "ADD %s: %s", url, err)
+  end
+  if resp.status < 200 or resp.status > 299 then
+    errors.raise_at(loc, "ADD %s: the server answered %d", url, resp.status)
+  end
+  local last = resp.headers and resp.headers["last-modified"]
+  local mtime = last and require("cbuild.image.config").parse_http_date(last) or (self.opts.epoch or os.time())
+  local name = url:gsub("[?#].*$", ""):match "([^/]+)/*$"
+  return { digest = resp.digest, size = resp.size, mtime = mtime, name = name or "index.html" }
+end
+
 -- What the sources select in ctx: a list of {match, items (dir contents), archive = bool}.
 local function select_sources(ctx, a, loc)
   local groups = {}
   for _, src in ipairs(a.sources) do
+    if is_url(src) then
+      goto next_src -- fetched by the key, not selected from a context
+    end
     for _, m in ipairs(ctx:select(src, loc, instr_name(a))) do
       local g = { match = m }
       if m.type == "dir" then
@@ -61,6 +85,7 @@ local function select_sources(ctx, a, loc)
       end
       groups[#groups + 1] = g
     end
+    ::next_src::
   end
   return groups
 end
@@ -79,7 +104,19 @@ function M.key(self, st)
   elseif a.from_image then
     local entry = a.from_entry or self.images:must_lookup(a.from_image)
     parts.from = self.images:image(entry.digest).config_digest
-  elseif #a.sources > 0 then
+  end
+  plan.urls = {}
+  for _, src in ipairs(a.sources) do
+    if is_url(src) then
+      local got = fetch(self, a, src, st.loc)
+      got.url = src
+      plan.urls[#plan.urls + 1] = got
+      parts.urls = parts.urls or {}
+      parts.urls[#parts.urls + 1] = { src, got.digest, got.mtime }
+    end
+  end
+  local local_sources = #a.sources - #plan.urls
+  if not a.from and not a.from_image and local_sources > 0 then
     local ctx = a.context or self.opts.context -- a recipe's cb.context, or the build's
     if not ctx then
       errors.raise_at(st.loc, "%s needs a build context", instr_name(a))
@@ -204,9 +241,10 @@ local function excluder(a)
   return dockerignore.new(dockerignore.parse(table.concat(a.exclude, "\n"), { file = "--exclude" }))
 end
 
-function Layer:copy_groups(ctx, groups)
+function Layer:copy_groups(ctx, groups, urls)
   local a = self.a
-  local count = #groups + #(a.heredocs or {})
+  urls = urls or {}
+  local count = #groups + #(a.heredocs or {}) + #urls
   local dest_path, dest_st = self:resolve(M.clean(a.dest))
   local as_dir = a.dest:match "/$" ~= nil or count > 1 or (dest_st and dest_st.type == "dir") or a.parents
   local skip = excluder(a)
@@ -247,6 +285,13 @@ function Layer:copy_groups(ctx, groups)
       self:add(self:entry(m.st, tar_name(target), host))
     end
     ::next_group::
+  end
+  for _, u in ipairs(urls) do -- ADD <url>: a plain file, mode 0600 as docker makes it
+    local target = self:target(dest_path, as_dir, u.name)
+    self:parents(target)
+    local uid, gid = self:owner()
+    self:add { name = tar_name(target), type = "file", src = self.solver.blobs:path(u.digest),
+      mode = a.chmod or 384, uid = uid, gid = gid, mtime = clamp(self.solver, u.mtime) }
   end
   for _, hd in ipairs(a.heredocs or {}) do
     local target = self:resolve(M.clean(hd.dest))
@@ -320,7 +365,7 @@ function M.write_layer(self, plan, parent)
       ctx = source_context(self, a, mounts)
       groups = select_sources(ctx, a, plan.loc)
     end
-    layer:copy_groups(ctx, groups)
+    layer:copy_groups(ctx, groups, plan.urls)
     return layer:write(self.blobs)
   end)
   for i = #mounts, 1, -1 do

@@ -382,8 +382,9 @@ local function copy_like(self, instr, add)
   local sources = {}
   for i, s in ipairs(instr.sources) do
     sources[i] = expand(s, vars, instr, self.escape)
-    if add and sources[i]:match "^%a[%w+.-]*://" then
-      errors.raise_at(instr.loc, "ADD from a URL is not supported yet: '%s'", sources[i])
+    if add and sources[i]:match "^%a[%w+.-]*://" and not sources[i]:match "^https?://" then
+      errors.raise_at(instr.loc, "ADD from a %s URL is not supported (http and https are): '%s'",
+        sources[i]:match "^(%a[%w+.-]*)://", sources[i])
     end
   end
   local dest = expand(instr.dest, vars, instr, self.escape)

@@ -79,6 +79,19 @@ function M.parse_timestamp(s)
   return base
 end
 
+local MONTHS = { Jan = 1, Feb = 2, Mar = 3, Apr = 4, May = 5, Jun = 6, Jul = 7, Aug = 8, Sep = 9, Oct = 10,
+  Nov = 11, Dec = 12 }
+
+--- An HTTP date ("Wed, 21 Oct 2015 07:28:00 GMT") as unix seconds; nil when malformed.
+function M.parse_http_date(s)
+  local d, mon, y, hh, mm, ss = tostring(s):match "(%d+) (%a+) (%d+) (%d+):(%d+):(%d+)"
+  if not d or not MONTHS[mon] then
+    return nil
+  end
+  return M.parse_timestamp(string.format("%04d-%02d-%02dT%s:%s:%sZ", tonumber(y), MONTHS[mon], tonumber(d),
+    hh, mm, ss))
+end
+
 --- The config of an empty image (FROM scratch), as BuildKit makes it.
 function M.scratch(platform)
   platform = platform or M.host_platform()
