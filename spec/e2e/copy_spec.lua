@@ -118,3 +118,15 @@ describe("COPY onto an image", function()
     assert.matches("WORKDIR /app/sub%s+%d", hist)
   end)
 end)
+
+describe("FROM --platform", function()
+  it("accepts the host's platform ($BUILDPLATFORM, $TARGETPLATFORM) and refuses others", function()
+    build "FROM --platform=$BUILDPLATFORM busybox AS b\nRUN echo hi\nFROM --platform=$TARGETPLATFORM busybox\n"
+    local ctx = h.tmpdir "plat"
+    local other = require("cbuild.core.sys").uname().machine == "aarch64" and "linux/amd64" or "linux/arm64"
+    h.write(ctx .. "/Dockerfile", "FROM --platform=" .. other .. " busybox\n")
+    local status, _, err = cb("build " .. q(ctx))
+    assert.are.equal(1, status)
+    assert.matches("Dockerfile:1: FROM --platform=" .. other .. ": only the host platform", err, 1, true)
+  end)
+end)

@@ -586,6 +586,20 @@ function Compiler:compile_stage(idx, loc)
   if base == "" then
     errors.raise_at(decl.loc, "base name (%s) should not be blank", decl.base)
   end
+  if decl.platform and decl.platform ~= "" and self.opts.platform then
+    -- builds run on this machine's kernel without emulation: only its platform can be built
+    local want = expand(decl.platform, self.meta, decl.from, self.escape)
+    local p, perr = imgconfig.parse_platform(want)
+    if not p then
+      errors.raise_at(at_word(decl.from, "--platform=" .. decl.platform), "%s", perr)
+    end
+    local host = imgconfig.platform_string(self.opts.platform)
+    if imgconfig.platform_string(p) ~= host and not (p.architecture == self.opts.platform.architecture
+        and p.os == self.opts.platform.os and p.variant == nil) then
+      errors.raise_at(at_word(decl.from, "--platform=" .. decl.platform),
+        "FROM --platform=%s: only the host platform (%s) can be built here (no emulation)", want, host)
+    end
+  end
   local st = setmetatable({ args = {}, arg_order = {}, declared = {}, meta = self.meta,
     build_args = self.build_args, used_args = self.used_args, escape = self.escape, step = 0,
     cmd_set = false, compiler = self }, Stage)
