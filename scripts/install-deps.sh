@@ -3,7 +3,7 @@
 set -eu
 build="cmake gcc make pkg-config liblua5.4-dev lua5.4 libarchive-dev libcurl4-openssl-dev libcap-dev
   libzstd-dev libjansson-dev libssl-dev libdeflate-dev lua-argparse"
-test="debootstrap lua-busted lua-check clang-format valgrind busybox-static zstd xz-utils gzip file"
+test="debootstrap python3 openssl curl bsdutils lua-busted lua-check clang-format valgrind busybox-static zstd xz-utils gzip file"
 peers="podman buildah skopeo umoci crun docker-registry jq"
 missing=""
 for p in $build $test $peers; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
