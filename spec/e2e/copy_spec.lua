@@ -130,3 +130,16 @@ describe("FROM --platform", function()
     assert.matches("Dockerfile:1: FROM --platform=" .. other .. ": only the host platform", err, 1, true)
   end)
 end)
+
+describe("RUN --mount=type=bind,from=", function()
+  it("mounts a stage's or an image's files read-only for the step", function()
+    local id = build "FROM busybox AS tools\n\z
+      RUN mkdir -p /opt/tools && echo 'echo tool ran > /ran' > /opt/tools/run.sh\n\z
+      FROM busybox\nRUN --mount=type=bind,from=tools,source=/opt/tools,target=/t sh /t/run.sh\n\z
+      RUN --mount=type=bind,from=busybox,source=/bin,target=/imgbin /imgbin/busybox cat /ran > /ran2\n"
+    local l = layers(id)
+    assert.are.equal("- 0/0 ran", l[#l - 1])
+    assert.are.equal("- 0/0 ran2", l[#l])
+    assert.are.equal("", h.ok("findmnt -rn -o TARGET | grep -F " .. q(root) .. " || true"))
+  end)
+end)

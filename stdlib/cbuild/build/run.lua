@@ -52,7 +52,12 @@ function M.mounts_key(solver, mounts, ctx)
   for i, m in ipairs(mounts or {}) do
     local k = { m.type, m.target or "", m.source or "", m.from or "", m.id or "", m.readonly or false,
       m.mode or "", m.uid or "", m.gid or "", m.size or "" }
-    if m.type == "bind" and not m.from and ctx then
+    if m.from_state then
+      k[#k + 1] = solver:solve(m.from_state).key -- the stage's key fixes its files
+    elseif m.from_image then
+      local entry = m.from_entry or solver.images:must_lookup(m.from_image)
+      k[#k + 1] = solver.images:image(entry.digest).config_digest
+    elseif m.type == "bind" and ctx then
       k[#k + 1] = ctx:hash(m.source or ".")
     end
     out[i] = k
@@ -72,8 +77,24 @@ local function parse_size(s)
   return math.tointeger(tonumber(n) * mult[unit])
 end
 
--- RUN --mount specs to sandbox mounts; env gets the variables of secret env= mounts.
-local function sandbox_mounts(solver, st, env)
+-- The layers of a mount's from= (a stage's state or an image).
+local function from_layers(solver, m)
+  if m.from_state then
+    return solver:solve(m.from_state).layers
+  end
+  local entry = m.from_entry or solver.images:must_lookup(m.from_image)
+  local img = solver.images:image(entry.digest)
+  local diff_ids = (img.config.rootfs or {}).diff_ids or {}
+  local layers = {}
+  for i, l in ipairs(img.manifest.layers) do
+    layers[i] = { digest = l.digest, size = l.size, mediaType = l.mediaType, diff_id = diff_ids[i] }
+  end
+  return layers
+end
+
+-- RUN --mount specs to sandbox mounts; env gets the variables of secret env= mounts; views
+-- collects the snapshot mounts of from= sources, for the caller to release after the step.
+local function sandbox_mounts(solver, st, env, views)
   local out = {}
   local root = solver.images.root
   for _, m in ipairs(st.args.mounts or {}) do
@@ -89,6 +110,14 @@ local function sandbox_mounts(solver, st, env)
         fs.chown(dir, math.tointeger(tonumber(m.uid or 0)) or 0, math.tointeger(tonumber(m.gid or 0)) or 0)
       end
       out[#out + 1] = { type = "bind", source = dir, target = target, readonly = false }
+    elseif m.type == "bind" and (m.from_state or m.from_image) then
+      local view = snapshot.mount(solver.images, from_layers(solver, m), { driver = solver.opts.driver })
+      views[#views + 1] = view
+      local host = fs.resolve_in_root(view.rootfs, m.source or "/")
+      if not host or not fs.exists(host) then
+        errors.raise_at(st.loc, "RUN --mount=type=bind,from=%s: %q not found", m.from, m.source or "/")
+      end
+      out[#out + 1] = { type = "bind", source = host, target = target, readonly = m.readonly ~= false }
     elseif m.type == "bind" and not m.from then
       local ctx = st.args.context or solver.opts.context
       if not ctx then
@@ -416,7 +445,13 @@ function M.execute(solver, st, parent)
   for k, v in pairs(a.proxy or {}) do -- usable in RUN, never in the key or the history
     env[#env + 1] = k .. "=" .. v
   end
-  local mounts = sandbox_mounts(solver, st, env)
+  local views = {} -- snapshot mounts of from= sources, released after the step
+  local _ <close> = setmetatable({}, { __close = function()
+    for i = #views, 1, -1 do
+      views[i]:release()
+    end
+  end })
+  local mounts = sandbox_mounts(solver, st, env, views)
   local times = dir_times(snap.rootfs, mounts)
   local limits = solver.opts.limits
   local cg

@@ -353,12 +353,15 @@ local function parse_chown(self, instr, raw)
 end
 
 -- COPY --from=<stage name | stage index | image>: the stage's state, or the image.
-local function copy_from(self, instr, vars)
-  local name = expand(instr.from, vars, instr, self.escape)
+-- raw: the --from value as written (COPY --from=, or a RUN --mount's from=).
+local function copy_from(self, instr, vars, raw)
+  raw = raw or instr.from
+  local flag = instr.from == raw and ("--from=" .. raw) or ("from=" .. raw)
+  local name = expand(raw, vars, instr, self.escape)
   local c = self.compiler
   local idx = c and c:find_stage(name)
   if idx then
-    return { from = c:compile_stage(idx, at_word(instr, "--from=" .. instr.from)).state, from_name = name }
+    return { from = c:compile_stage(idx, at_word(instr, flag)).state, from_name = name }
   end
   if name:lower() == "scratch" then
     errors.raise_at(instr.loc, "%s --from=scratch: scratch has no files to copy", instr.kind)
@@ -370,8 +373,8 @@ local function copy_from(self, instr, vars)
       stages[#stages + 1] = st.name or tostring(i - 1)
     end
     local hint = instructions.suggest(name, stages)
-    errors.raise_at(at_word(instr, "--from=" .. instr.from), "%s --from=%s: no build stage or image named %q%s",
-      instr.kind, instr.from, name, hint and (" (did you mean " .. hint .. "?)") or "")
+    errors.raise_at(at_word(instr, flag), "%s %s: no build stage or image named %q%s",
+      instr.kind, flag, name, hint and (" (did you mean " .. hint .. "?)") or "")
   end
   return { from_image = name, from_entry = entry, from_name = name }
 end
@@ -489,8 +492,26 @@ function dispatch.RUN(self, instr)
   for k, v in pairs(self.args) do
     args[k] = v
   end
+  -- RUN --mount=...,from=<stage|image>: the stage's state (built first) or the image
+  local mounts, mount_states = {}, {}
+  for i, m in ipairs(instr.mounts or {}) do
+    mounts[i] = m
+    if m.from and m.from ~= "" then
+      local copy_m = {}
+      for k, v in pairs(m) do
+        copy_m[k] = v
+      end
+      local src = copy_from(self, instr, self:vars(), m.from)
+      copy_m.from_state, copy_m.from_image, copy_m.from_entry = src.from, src.from_image, src.from_entry
+      if src.from then
+        mount_states[#mount_states + 1] = src.from
+      end
+      mounts[i] = copy_m
+    end
+  end
   self:push("run", { cmd = cmd, instr = instr, env = self.cfg.Env, args = args, proxy = proxy,
-    heredocs = heredocs, mounts = instr.mounts, network = instr.network, security = instr.security,
+    heredocs = heredocs, mounts = mounts, mount_states = mount_states, network = instr.network,
+    security = instr.security,
     user = self.cfg.User, workdir = self.cfg.WorkingDir,
     history = "RUN " .. prefix .. table.concat(cmd, " ") .. " # buildkit" }, instr,
     "RUN " .. (instr.prepend_shell and instr.cmd or json_list(instr.cmd)))

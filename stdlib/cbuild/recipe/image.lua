@@ -365,13 +365,21 @@ function methods:run(spec)
   if o.mounts ~= nil and type(o.mounts) ~= "table" then
     fail("run: mounts must be a list, got %s", type(o.mounts))
   end
+  local mount_states = {}
   for i, m in ipairs(o.mounts or {}) do
     local text = m
+    local from_state
+    if type(m) == "table" and type(m.from) == "table" then
+      from_state = m.from.state or m.from -- mount another state's files (as from=<stage>)
+      if not require("cbuild.build.state").is(from_state) then
+        fail("run: mount %d: from must be an image state or a name", i)
+      end
+    end
     if type(m) == "table" then
       local parts = { "type=" .. tostring(m.type or "bind") }
       local keys = {}
       for k in pairs(m) do
-        if k ~= "type" then
+        if k ~= "type" and not (k == "from" and from_state) then
           keys[#keys + 1] = k
         end
       end
@@ -392,6 +400,10 @@ function methods:run(spec)
     local parsed, err = instructions.parse_mount(text)
     if not parsed then
       fail("run: mount %d: %s", i, err)
+    end
+    if from_state then
+      parsed.from, parsed.from_state = "<state>", from_state
+      mount_states[#mount_states + 1] = from_state
     end
     mounts[i] = parsed
   end
@@ -424,7 +436,8 @@ function methods:run(spec)
   local instr = { kind = "RUN", cmd = raw, prepend_shell = shell_form, heredocs = {}, mounts = mounts,
     network = network, security = security }
   return push(p, "run", { cmd = argv, instr = instr, env = p.cfg.Env, args = args, proxy = proxy,
-    heredocs = {}, mounts = mounts, network = network, security = security, user = p.cfg.User,
+    heredocs = {}, mounts = mounts, mount_states = mount_states, network = network, security = security,
+    user = p.cfg.User,
     workdir = p.cfg.WorkingDir,
     history = "RUN " .. prefix .. table.concat(argv, " ") .. " # buildkit" }, nil,
     "RUN " .. (shell_form and raw or json_list(raw)))
