@@ -70,7 +70,8 @@ function M.predefined(platform)
   }
 end
 
-local function epoch(args)
+--- SOURCE_DATE_EPOCH or --timestamp as seconds, or nil.
+function M.epoch(args)
   local s = args.timestamp or os.getenv "SOURCE_DATE_EPOCH"
   if s == nil or s == "" then
     return nil
@@ -315,7 +316,7 @@ local function build(args, ctx, prep)
   local s = solver.new { images = images, context = bctx, progress = out, no_cache = args.no_cache,
     secrets = M.secrets(args.secret), network = args.network, driver = ctx.driver,
     jobs = args.jobs and (math.tointeger(tonumber(args.jobs)) or errors.raise("invalid --jobs '%s'", args.jobs)),
-    epoch = epoch(args), platform = platform, limits = require("cbuild.build.run").limits(args) }
+    epoch = M.epoch(args), platform = platform, limits = require("cbuild.build.run").limits(args) }
   local result = s:solve_all({ target })[1]
   if bctx and bctx.save_cache then
     bctx:save_cache(cache_file)

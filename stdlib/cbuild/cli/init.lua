@@ -17,21 +17,7 @@ M.verbs = {
   "version", "debug", "lint",
 }
 
-local function default_root()
-  local env = os.getenv "CBUILD_ROOT"
-  if env and env ~= "" then
-    return env
-  end
-  local sys = require "cbuild.core.sys"
-  if sys.geteuid() == 0 then
-    return "/var/lib/cbuild"
-  end
-  local data = os.getenv "XDG_DATA_HOME"
-  if not data or data == "" then
-    data = (os.getenv "HOME" or "/tmp") .. "/.local/share"
-  end
-  return data .. "/cbuild"
-end
+local default_root = require("cbuild.image.store").default_root
 
 local Context = {}
 Context.__index = Context

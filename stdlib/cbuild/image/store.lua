@@ -25,6 +25,24 @@ M.DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar"
 M.DOCKER_LAYER_GZIP = "application/vnd.docker.image.rootfs.diff.tar.gzip"
 M.REF_NAME = "org.opencontainers.image.ref.name"
 
+--- Where the store lives by default: $CBUILD_ROOT, else /var/lib/cbuild as root, else
+--- $XDG_DATA_HOME/cbuild (DESIGN.md).
+function M.default_root()
+  local env = os.getenv "CBUILD_ROOT"
+  if env and env ~= "" then
+    return env
+  end
+  local sys = require "cbuild.core.sys"
+  if sys.geteuid() == 0 then
+    return "/var/lib/cbuild"
+  end
+  local data = os.getenv "XDG_DATA_HOME"
+  if not data or data == "" then
+    data = (os.getenv "HOME" or "/tmp") .. "/.local/share"
+  end
+  return data .. "/cbuild"
+end
+
 local Images = {}
 Images.__index = Images
 

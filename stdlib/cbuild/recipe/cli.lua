@@ -39,15 +39,7 @@ function M.frontend(args)
 end
 
 local function epoch(args)
-  local s = args.timestamp or os.getenv "SOURCE_DATE_EPOCH"
-  if s == nil or s == "" then
-    return nil
-  end
-  local n = tonumber(s)
-  if not n or n < 0 or n ~= math.floor(n) then
-    errors.raise("invalid SOURCE_DATE_EPOCH/--timestamp '%s': want seconds since 1970", s)
-  end
-  return math.tointeger(n)
+  return require("cbuild.cli.build").epoch(args)
 end
 
 --- The outputs a recipe returned, as a list of {name, value} (value an image state or a
