@@ -35,4 +35,17 @@ describe("the solver", function()
     assert.are.equal(1, status)
     assert.matches("never saw", err, 1, true)
   end)
+
+  it("runs an identical step reached through two stages once", function()
+    local root = h.tmpdir "dedup"
+    h.ok(string.format("CBUILD_ROOT=%s %s/examples/busybox/make-busybox.sh %s busybox", q(root), q(h.src),
+      q(h.bin)))
+    local ctx = h.tmpdir "dedupctx"
+    local run = "RUN --mount=type=cache,id=count,target=/c sh -c 'echo x >> /c/n; sleep 1; wc -l < /c/n > /seen'\n"
+    h.write(ctx .. "/Dockerfile", "FROM busybox AS a\n" .. run .. "FROM busybox AS b\n" .. run
+      .. "FROM busybox\nCOPY --from=a /seen /a\nCOPY --from=b /seen /b\nRUN cat /a /b\n")
+    local status, out, err = h.cbuild(root, "build --no-cache -t dedup " .. q(ctx))
+    assert.are.equal(0, status, out .. err)
+    assert.matches("#%d+ [%d.]+ 1\n#%d+ [%d.]+ 1\n", err) -- both stages saw the one run
+  end)
 end)

@@ -17,7 +17,8 @@ Solver.__index = Solver
 --- opts: images (image store), context (build context or nil), progress, no_cache,
 --- epoch (SOURCE_DATE_EPOCH seconds or nil), now (seconds), platform.
 function M.new(opts)
-  return setmetatable({ opts = opts, images = opts.images, blobs = opts.images.blobs, memo = {} }, Solver)
+  return setmetatable({ opts = opts, images = opts.images, blobs = opts.images.blobs, memo = {}, in_flight = {},
+    done_keys = {} }, Solver)
 end
 
 local function created_now(self)
@@ -87,16 +88,34 @@ end
 -- history line appended.  Returns the result and whether it came from the cache.
 local function step(self, st, parent, key, produce)
   local a = st.args
-  local rec = lookup(self, key)
+  -- identical subgraphs (equal keys reached through different states, e.g. two outputs of a
+  -- recipe built the same way) run once: a branch finding the key in flight waits for it
+  local flight = self.in_flight[key]
+  if flight then
+    sched.wait_until(function()
+      return flight.done
+    end)
+  end
+  local rec = self.done_keys[key] or lookup(self, key)
   local cached = rec ~= nil
   if not rec then
-    local layer = produce and produce() or nil
+    flight = { done = false }
+    self.in_flight[key] = flight
+    local ok, layer = pcall(function()
+      return produce and produce() or nil
+    end)
+    flight.done = true
+    self.in_flight[key] = nil
+    if not ok then
+      error(layer, 0)
+    end
     if layer and layer.digest == M.EMPTY_LAYER then
       layer = nil
     end
     rec = { created = created_now(self), layer = layer }
     cache.put(self.blobs, key, rec)
   end
+  self.done_keys[key] = rec
   local cfg = imgconfig.copy(parent.config)
   apply_set(cfg, a.set)
   if a.author then
