@@ -52,4 +52,20 @@ describe("a private registry", function()
     assert.are.equal(0, status, err)
     assert.are.equal("hello world!\n", out)
   end)
+
+  it("pushes from a recipe with result:push", function()
+    local dir = h.tmpdir "recipepush"
+    h.ok("cp " .. q(ctx .. "/helloworld") .. " " .. q(dir .. "/helloworld"))
+    h.write(dir .. "/recipe.lua", string.format([[
+local cb = require "cbuild"
+local r = cb.build(cb.scratch():copy("helloworld", "/"):cmd { "/helloworld" })
+r:push("%s/fromrecipe:v1")
+]], reg.host))
+    local status, out, err = h.cbuild(root, "build -f " .. q(dir .. "/recipe.lua") .. " " .. q(dir))
+    assert.are.equal(0, status, out .. err)
+    local other = h.tmpdir "recipepull"
+    status, out, err = h.cbuild(other, "run --rm " .. reg.host .. "/fromrecipe:v1")
+    assert.are.equal(0, status, out .. err)
+    assert.are.equal("hello world!\n", out)
+  end)
 end)
