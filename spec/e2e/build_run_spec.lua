@@ -73,7 +73,9 @@ local function assert_clean()
   assert.are.same({}, h.listdir(root .. "/tmp"))
   local leaked = {}
   for path in pairs(build_cgroups()) do
-    if not cgroups_before[path] then
+    local pid = path:match "build%-(%d+)%-%d+$"
+    local alive = pid and h.sh("test -d /proc/" .. pid) == 0 -- another build still running
+    if not cgroups_before[path] and not alive then
       leaked[#leaked + 1] = path
     end
   end

@@ -240,7 +240,7 @@ return cb.scratch():copy { from = a, src = "/a", dest = "/" }:copy { from = b, s
 end)
 
 describe("cbuild as a library", function()
-  it("require 'cbuild' from a stock lua5.4 prints the version", function()
+  it("require 'cbuild' from a stock lua5.4 prints the version #noasan", function()
     local out = h.ok(string.format([[cd %s && lua5.4 -e 'package.cpath=%s.."/?.so;"..package.cpath; ]] ..
       [[package.path="stdlib/?.lua;stdlib/?/init.lua;"..package.path; print(require("cbuild").version)']],
       q(h.src), "\"" .. h.build .. "\""))
@@ -251,7 +251,7 @@ describe("cbuild as a library", function()
     assert.matches("^%d+%.%d+%.%d+\n$", out)
   end)
 
-  it("examples/embed compiles against the installed library and builds an image", function()
+  it("examples/embed compiles against the installed library and builds an image #noasan", function()
     local prefix = h.tmpdir "prefix"
     h.ok(string.format("cmake --install %s --prefix %s >/dev/null", q(h.src .. "/" .. h.build), q(prefix)))
     local env = "PKG_CONFIG_PATH=" .. q(prefix .. "/lib/pkgconfig")
