@@ -6,6 +6,7 @@ local sys = require "cbuild.core.sys"
 local errors = require "cbuild.errors"
 local ccli = require "cbuild.container.cli"
 local config = require "cbuild.container.config"
+local logs = require "cbuild.container.logs"
 local runtime = require "cbuild.container.runtime"
 local state = require "cbuild.container.state"
 
@@ -93,27 +94,36 @@ local function report_exec_error(status)
   end
 end
 
--- Run c here, in the foreground, until it exits; returns its exit status.
+-- Run c here, in the foreground, until it exits; returns its exit status.  Its output passes
+-- through live and goes to its json-file log as well (as docker's does), so `logs` works after.
 local function foreground(imgs, c, o)
   local pty, master, slave
   local io_
+  local outs = {}
+  local close_after
   if o.tty then
     pty = require "cbuild.core.pty"
     master, slave = errors.need("open a pty", pty.open())
     runtime.copy_winsize(master)
     io_ = { stdin = slave, stdout = slave, stderr = slave, ctty = true }
+    close_after = { slave }
   else
-    io_ = { stdin = (not o.interactive) and eof_fd() or nil, setsid = true }
+    local ro, wo = errors.need("pipe", sys.pipe())
+    local re, we = errors.need("pipe", sys.pipe())
+    outs[ro], outs[re] = "stdout", "stderr"
+    io_ = { stdin = (not o.interactive) and eof_fd() or nil, stdout = wo, stderr = we, setsid = true }
+    close_after = { wo, we, io_.stdin }
   end
   local ok, h = pcall(runtime.start, imgs, c, io_)
-  if slave then
-    sys.close(slave)
-  elseif io_.stdin then
-    sys.close(io_.stdin)
+  for _, fd in pairs(close_after) do
+    sys.close(fd)
   end
   if not ok then
     if master then
       sys.close(master)
+    end
+    for fd in pairs(outs) do
+      sys.close(fd)
     end
     state.update(imgs, c.Id, function(s)
       s.State.Error = errors.is(h) and h.msg or tostring(h)
@@ -124,6 +134,7 @@ local function foreground(imgs, c, o)
     error(h, 0)
   end
   runtime.mark_running(imgs, c, h)
+  local log = logs.writer(c.LogPath)
   local status
   local sok, serr = pcall(function()
     if o.tty then
@@ -131,11 +142,13 @@ local function foreground(imgs, c, o)
         return errors.need("wait for the container", h.proc:wait())
       end, function(sig)
         h.proc:kill(sig)
-      end)
+      end, log)
     else
-      status = runtime.supervise_plain(h.proc)
+      status = runtime.supervise(h.proc, { outs = outs, log = log, tee = { stdout = 1, stderr = 2 },
+        signals = runtime.FORWARD })
     end
   end)
+  log:close()
   if master then
     sys.close(master)
   end
@@ -196,6 +209,7 @@ function M.run(args, ctx)
   local o = parse(args)
   return ccli.exit125(function()
     local imgs = ctx:store()
+    runtime.reap_dead(imgs) -- what supervisors killed with SIGKILL left behind
     local c = M.create(imgs, opts_of(o))
     if o.detach then
       return detached(imgs, c)

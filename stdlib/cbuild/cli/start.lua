@@ -1,5 +1,6 @@
 -- cbuild start CONTAINER...: start stopped containers again, detached, under a new monitor.
 local run = require "cbuild.cli.run"
+local runtime = require "cbuild.container.runtime"
 local state = require "cbuild.container.state"
 
 local M = { summary = "Start one or more stopped containers" }
@@ -15,6 +16,7 @@ function M.run(args, ctx)
     local c, err = state.lookup(imgs, name)
     local ok, code = true, 0
     if c and not c.State.Running then
+      runtime.reap(imgs, c)
       ok, err, code = run.start_detached(imgs, c)
     end
     if c and ok then

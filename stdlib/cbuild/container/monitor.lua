@@ -78,7 +78,7 @@ function M.main(imgs, id, notify_fd)
   end
   notify(notify_fd, "ok")
   local log = logs.writer(c.LogPath)
-  local sok, status = pcall(runtime.supervise_logged, h.proc, outs, log)
+  local sok, status = pcall(runtime.supervise, h.proc, { outs = outs, log = log })
   log:close()
   if not sok then
     h.proc:kill "KILL"

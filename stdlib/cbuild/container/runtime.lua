@@ -122,6 +122,7 @@ function M.start(imgs, c, io_)
       config.fail("cgroup for the container's limits: %s", msg)
     end
     handle.cg = cg
+    handle.oom_base = cg and cg:oom_killed() or 0 -- a reused cgroup may have counted before
     local mounts = {}
     for _, m in ipairs(c.Mounts or {}) do
       if m.Type == "bind" then
@@ -208,13 +209,21 @@ function M.mark_running(imgs, c, h)
   end)
 end
 
+--- Whether the container's main process was OOM-killed, docker's State.OOMKilled: it died of
+--- SIGKILL while the cgroup's OOM-kill count rose (a child the kernel killed while the main
+--- process lived on does not count).  Returns that and the cgroup's count since the start.
+function M.oom_verdict(status, kills)
+  return status.signal == 9 and kills > 0, kills
+end
+
 --- Tear down after the container's init ended with status; records the exit.  Returns the
 --- record (nil when it was removed meanwhile).
 function M.finish(imgs, c, h, status)
-  local oom = false
+  local kills = 0
   if h.cg then
-    oom = (h.cg:oom_killed() or 0) > 0
+    kills = math.max(0, (h.cg:oom_killed() or 0) - (h.oom_base or 0))
   end
+  local oom = M.oom_verdict(status, kills)
   h.proc:remove_stubs()
   h.proc:close()
   if h.cg then
@@ -228,6 +237,7 @@ function M.finish(imgs, c, h, status)
     s.State.Pid = 0
     s.State.ExitCode = status.code
     s.State.OOMKilled = oom
+    s.Cbuild.oom_kills = kills -- every OOM kill in the cgroup, the main process or not
     s.State.Error = status.exec_error or ""
     s.State.FinishedAt = state.now()
     s.Cbuild.monitor_pid = nil
@@ -244,6 +254,36 @@ function M.remove(imgs, c)
     cg:close()
   end
   errors.need("remove container " .. c.Id, fs.rm_rf(state.dir(imgs, c.Id)))
+end
+
+--- Clean up after a supervisor that died without doing it (a foreground cbuild or a monitor
+--- killed with SIGKILL): what is left in the cgroup is killed and the cgroup removed, the rootfs
+--- unmounted, and the exit recorded for good (255, as docker shows a container whose daemon
+--- died under it).  For a record that state reads as stale; returns true when it was.
+function M.reap(imgs, c)
+  if not c.stale then
+    return false
+  end
+  local cg = cgroup.open(c.Cbuild.cgroup)
+  if cg then
+    cg:remove()
+    cg:close()
+  end
+  M.umount_rootfs(imgs, c)
+  state.update(imgs, c.Id, function(s)
+    if s.stale then -- read as exited: writing it back makes that the record
+      s.Cbuild.monitor_pid = nil
+      s.Cbuild.monitor_start = nil
+    end
+  end)
+  return true
+end
+
+--- Reap every stale container of the store (`run` does this before it starts a new one).
+function M.reap_dead(imgs)
+  for _, c in ipairs(state.list(imgs)) do
+    M.reap(imgs, c)
+  end
 end
 
 --- Wait (polling the record) until c no longer runs or timeout seconds passed (nil: forever).
@@ -264,37 +304,12 @@ end
 
 -- ---- supervision loops ------------------------------------------------------------------------
 
-local FORWARD = { "INT", "TERM", "HUP", "QUIT" }
+--- The signals a foreground cbuild passes on to the container.
+M.FORWARD = { "INT", "TERM", "HUP", "QUIT" }
 
 local function read_or_eof(fd)
   local data = sys.read(fd)
   return data or "" -- EIO on a pty master whose slave closed: the end
-end
-
---- Foreground without a pty: the container has our stdio; forward signals until it exits.
-function M.supervise_plain(proc)
-  local sigfd = errors.need("signals", sys.signalfd(FORWARD))
-  local pidfd = proc:pidfd()
-  local ok, status = pcall(function()
-    while true do
-      local ready = errors.need("wait for the container", sys.poll({ pidfd, sigfd }, -1))
-      if ready[sigfd] then
-        local sig = sys.read_signal(sigfd)
-        if sig and sig > 0 then
-          proc:kill(sig)
-        end
-      end
-      if ready[pidfd] then
-        return errors.need("wait for the container", proc:wait())
-      end
-    end
-  end)
-  sys.close(sigfd)
-  sys.unblock_signals(FORWARD)
-  if not ok then
-    error(status, 0)
-  end
-  return status
 end
 
 --- Give the pty master our terminal's window size (before the container starts, so its first
@@ -310,8 +325,9 @@ function M.copy_winsize(master)
 end
 
 --- Foreground with a pty: relay our stdin (when interactive) to the master and the master to
---- our stdout, in raw mode, with window size changes.  wait() returns the status.
-function M.relay_pty(master, interactive, pidfd, wait, on_signal)
+--- our stdout (and to log, a json-file writer, as stream stdout, when given), in raw mode, with
+--- window size changes.  wait() returns the status.
+function M.relay_pty(master, interactive, pidfd, wait, on_signal, log)
   local pty = require "cbuild.core.pty"
   local saved
   if sys.isatty(0) then
@@ -364,6 +380,9 @@ function M.relay_pty(master, interactive, pidfd, wait, on_signal)
           return status
         end
         sys.write(1, data)
+        if log then
+          log:add("stdout", data)
+        end
       elseif status then
         return status -- the container ended and the pty is drained
       end
@@ -383,57 +402,90 @@ function M.relay_pty(master, interactive, pidfd, wait, on_signal)
   return status
 end
 
---- The detached monitor's loop: output pipes (or a pty master) into the json-file log.
-function M.supervise_logged(proc, outs, log)
-  local sigfd = errors.need("signals", sys.signalfd { "INT", "TERM", "HUP" })
+--- Supervise proc until it ends and its output is drained.  opts:
+---   outs   = {[fd] = "stdout" | "stderr"}: output pipes (or a pty master), closed here;
+---   log    = a json-file writer the output goes to (flushed, not closed);
+---   tee    = {stdout = fd, stderr = fd}: where the output is also copied live (foreground);
+---   relay  = {[src] = dst}: input copied from src to dst (attach's stdin to a pty master);
+---   signals = names caught and forwarded to the container.
+--- Returns the status.
+function M.supervise(proc, opts)
+  local sigs = opts.signals or { "INT", "TERM", "HUP" }
+  local sigfd = errors.need("signals", sys.signalfd(sigs))
   local pidfd = proc:pidfd()
+  local outs, relay, tee = opts.outs or {}, opts.relay or {}, opts.tee or {}
   local open = {}
   for fd in pairs(outs) do
     open[fd] = true
   end
   local status
-  while true do
-    local fds = { sigfd }
-    for fd in pairs(open) do
-      fds[#fds + 1] = fd
-    end
-    if not status then
-      fds[#fds + 1] = pidfd
-    end
-    if status and not next(open) then
-      break
-    end
-    local ready = errors.need("monitor", sys.poll(fds, status and 200 or -1))
-    if ready[sigfd] then
-      local sig = sys.read_signal(sigfd)
-      if sig and sig > 0 then
-        proc:kill(sig)
+  local ok, err = pcall(function()
+    while true do
+      local fds = { sigfd }
+      for fd in pairs(open) do
+        fds[#fds + 1] = fd
       end
-    end
-    local any = false
-    for fd in pairs(open) do
-      if ready[fd] then
-        any = true
-        local data = read_or_eof(fd)
-        if data == "" then
-          open[fd] = nil
-          sys.close(fd)
-        else
-          log:add(outs[fd], data)
+      for fd in pairs(relay) do
+        fds[#fds + 1] = fd
+      end
+      if not status then
+        fds[#fds + 1] = pidfd
+      end
+      if status and not next(open) then
+        break
+      end
+      local ready = errors.need("supervise", sys.poll(fds, status and 200 or -1))
+      if ready[sigfd] then
+        local sig = sys.read_signal(sigfd)
+        if sig and sig > 0 then
+          proc:kill(sig)
         end
       end
+      for src, dst in pairs(relay) do
+        if ready[src] and not status then
+          local data = sys.read(src)
+          if data and data ~= "" then
+            sys.write(dst, data)
+          end
+        end
+      end
+      local any = false
+      for fd in pairs(open) do
+        if ready[fd] then
+          any = true
+          local data = read_or_eof(fd)
+          if data == "" then
+            open[fd] = nil
+            sys.close(fd)
+          else
+            local stream = outs[fd]
+            if tee[stream] and not sys.write(tee[stream], data) then
+              tee[stream] = nil -- our reader went away: the log still gets it
+            end
+            if opts.log then
+              opts.log:add(stream, data)
+            end
+          end
+        end
+      end
+      if ready[pidfd] and not status then
+        status = errors.need("wait for the container", proc:wait())
+      elseif status and not any then
+        break -- output still open after the end (a daemonized child holds it): stop reading
+      end
     end
-    if ready[pidfd] and not status then
-      status = errors.need("wait for the container", proc:wait())
-    elseif status and not any then
-      break -- output still open after the end (a daemonized child holds it): stop reading
-    end
-  end
+  end)
   for fd in pairs(open) do
     sys.close(fd)
   end
-  log:flush()
+  if opts.log then
+    opts.log:flush()
+  end
   sys.close(sigfd)
+  sys.unblock_signals(sigs)
+  if not ok then
+    error(err, 0)
+  end
   return status
 end
 

@@ -1,7 +1,13 @@
 -- Container records: <root>/containers/<id>/state.json, a docker-shaped container object (what
 -- `inspect` prints) plus a private "Cbuild" part (image layers, the monitor's pid, stubs, cgroup).
--- Every write is an atomic replace under the store lock; a record whose monitor is gone (a
--- reboot, kill -9) reads as exited.
+-- Every write is an atomic replace under the store lock.
+--
+-- The rule for dead supervisors: a running container is owned by one live process, its monitor
+-- (-d) or the foreground cbuild, whose pid and start time the record keeps.  When that process
+-- is gone (kill -9, a reboot) the container's init went with it (it gets SIGKILL when its parent
+-- dies), and the record reads as exited with code 255 from then on (ps -a, inspect, wait).  What
+-- the dead process left (the cgroup, the rootfs mount) is cleaned by runtime.reap: `rm`,
+-- `system prune` and the next `run` do it.
 --
 -- Engine module: failures raise cbuild.errors.
 local digest = require "cbuild.core.digest"
@@ -41,13 +47,17 @@ function M.new_id()
   return (digest.sha256(bytes):gsub("^sha256:", ""))
 end
 
--- The start time of pid (clock ticks since boot, /proc/<pid>/stat field 22), or nil.
+-- The start time of pid (clock ticks since boot, /proc/<pid>/stat field 22), or nil when it
+-- is gone or a zombie (dead, its parent not reaping it: an init that never waits).
 function M.starttime(pid)
   local text = pid and fs.read_file("/proc/" .. pid .. "/stat")
   if not text then
     return nil
   end
   local rest = text:match "%) (.*)$"
+  if not rest or rest:match "^[ZX]" then
+    return nil
+  end
   local i = 0
   for field in (rest or ""):gmatch "%S+" do
     i = i + 1
