@@ -3,12 +3,14 @@ local json = require "cbuild.core.json"
 local errors = require "cbuild.errors"
 local reference = require "cbuild.image.reference"
 local cstate = require "cbuild.container.state"
+local template = require "cbuild.container.template"
 
 local M = { summary = "Return low-level information on containers and images" }
 
 function M.setup(cmd)
   cmd:argument("name", "Container or image name or ID."):args "+"
-  cmd:option("-f --format", "Print one Go-template-like field path, e.g. '{{.Config.Cmd}}' or '.Id'.")
+  cmd:option("-f --format", "Format the output using the given Go template, e.g. "
+    .. "'{{.State.Status}} {{.State.ExitCode}}' or '{{json .Config}}'.")
   cmd:option("--type", "Only inspect objects of this type (container or image).")
 end
 
@@ -60,25 +62,6 @@ function M.image_object(images, entry)
   }
 end
 
--- Minimal `--format`: a dotted field path like {{.Config.Cmd}} or {{json .Config}}.
-local function render(obj, fmt)
-  local path = fmt:match "^{{%s*json%s+(%S+)%s*}}$" or fmt:match "^{{%s*(%S+)%s*}}$" or fmt
-  local v = obj
-  for field in path:gmatch "[^.]+" do
-    if type(v) ~= "table" then
-      v = nil
-      break
-    end
-    v = v[field]
-  end
-  if type(v) == "table" then
-    return json.encode(v)
-  elseif v == nil or v == json.null then
-    return "<no value>"
-  end
-  return tostring(v)
-end
-
 function M.run(args, ctx)
   local images = ctx:store()
   local objs, status = json.array {}, 0
@@ -98,8 +81,9 @@ function M.run(args, ctx)
     end
   end
   if args.format then
+    local tree = template.parse((args.format:gsub("^table%s*", "")))
     for _, o in ipairs(objs) do
-      io.stdout:write(render(o, args.format), "\n")
+      io.stdout:write(template.render(tree, o), "\n")
     end
   else
     io.stdout:write(json.encode(objs, { indent = 4 }), "\n")

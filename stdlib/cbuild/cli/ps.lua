@@ -1,15 +1,30 @@
--- cbuild ps [-a] [-q] [--no-trunc]: containers in docker's table.
+-- cbuild ps [-a] [-q] [-n N] [-l] [--no-trunc] [-f FILTER]... [--format FMT]: containers in
+-- docker's table, filtered (status, name, id, label, exited, ancestor, before, since) and
+-- formatted (a Go template over docker's fields, "table ...", or "json") as docker does.
+local json = require "cbuild.core.json"
+local errors = require "cbuild.errors"
 local format = require "cbuild.cli.format"
 local state = require "cbuild.container.state"
+local template = require "cbuild.container.template"
 
 local M = { summary = "List containers" }
 
 function M.setup(cmd)
   cmd:flag("-a --all", "Show all containers (default shows just running).")
-  cmd:flag("-q --quiet", "Only display container IDs.")
-  cmd:flag("--no-trunc", "Don't truncate output.")
+  cmd:option("-f --filter", "Filter output based on conditions provided (status=, name=, id=, "
+    .. "label=, exited=, ancestor=, before=, since=)."):count "*"
+  cmd:option("--format", "Format output using a custom template: 'table', 'table TEMPLATE', 'json' "
+    .. "or a Go template over .ID .Image .Command .CreatedAt .RunningFor .Ports .State .Status "
+    .. ".Size .Names .Labels .Label .Mounts .Networks.")
+  cmd:option("-n --last", "Show n last created containers (includes all states).", "-1"):convert(math.tointeger)
   cmd:flag("-l --latest", "Show the latest created container (includes all states).")
+  cmd:flag("--no-trunc", "Don't truncate output.")
+  cmd:flag("-q --quiet", "Only display container IDs.")
+  cmd:flag("-s --size", "Display total file sizes.")
 end
+
+M.STATES = { created = true, restarting = true, running = true, removing = true, paused = true,
+  exited = true, dead = true }
 
 local function command_of(c, trunc)
   local parts = { c.Path }
@@ -23,27 +38,227 @@ local function command_of(c, trunc)
   return '"' .. s .. '"'
 end
 
-function M.run(args, ctx)
-  local imgs = ctx:store()
-  local rows, now = {}, os.time()
-  local list = state.list(imgs)
-  if args.latest then
-    list = { list[1] }
+local function labels_of(c)
+  local l = c.Config.Labels
+  return type(l) == "table" and l or {}
+end
+
+-- A Go regexp as the name filter uses it, as a Lua pattern (classes, anchors, . * + ? work;
+-- alternation does not).
+local function regex_pattern(re)
+  return (re:gsub("%%", "%%%%"):gsub("%-", "%%-"):gsub("\\(.)", "%%%1"))
+end
+
+--- Parse -f KEY=VALUE filters into {key = {values}}; raises on an unknown key or bad value.
+function M.parse_filters(list)
+  local out = {}
+  for _, f in ipairs(list or {}) do
+    local k, v = f:match "^([%w-]+)=(.*)$"
+    if not k then
+      errors.raise("bad format of filter (expected name=value)")
+    end
+    k = k:lower()
+    local known = { status = 1, name = 1, id = 1, label = 1, exited = 1, ancestor = 1, before = 1,
+      since = 1 }
+    if not known[k] then
+      errors.raise("invalid filter '%s'", k)
+    end
+    if k == "status" and not M.STATES[v] then
+      errors.raise("invalid filter 'status=%s'", v)
+    end
+    if k == "exited" and not math.tointeger(tonumber(v)) then
+      errors.raise("invalid filter 'exited=%s'", v)
+    end
+    out[k] = out[k] or {}
+    table.insert(out[k], v)
   end
-  for _, c in ipairs(list) do
-    if args.all or args.latest or c.State.Running then
-      local id = args.no_trunc and c.Id or c.Id:sub(1, 12)
-      if args.quiet then
-        io.stdout:write(id, "\n")
-      else
-        rows[#rows + 1] = { id, c.Config.Image or c.Image, command_of(c, not args.no_trunc),
-          format.ago(c.Created), state.status_text(c, now), "", (c.Name:gsub("^/", "")) }
-      end
+  return out
+end
+
+local function any(values, pred)
+  for _, v in ipairs(values) do
+    if pred(v) then
+      return true
     end
   end
-  if not args.quiet then
-    format.table({ "CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES" }, rows)
+  return false
+end
+
+--- Whether c passes the filters (values of one key: any; different keys: all).
+function M.match(c, filters, ctx)
+  local name = c.Name:gsub("^/", "")
+  local checks = {
+    status = function(v)
+      return c.State.Status == v
+    end,
+    name = function(v)
+      local p = regex_pattern(v)
+      return name:find(p) ~= nil or c.Name:find(p) ~= nil
+    end,
+    id = function(v)
+      return c.Id:sub(1, #v) == v
+    end,
+    label = function(v)
+      local k, want = v:match "^([^=]+)=(.*)$"
+      local have = labels_of(c)[k or v]
+      return have ~= nil and (want == nil or have == want)
+    end,
+    exited = function(v)
+      return not c.State.Running and c.State.Status == "exited" and c.State.ExitCode == tonumber(v)
+    end,
+    ancestor = function(v)
+      return ctx.ancestor(c, v)
+    end,
+    before = function(v)
+      local o = ctx.ref(v)
+      return c.Created < o.Created
+    end,
+    since = function(v)
+      local o = ctx.ref(v)
+      return c.Created > o.Created
+    end,
+  }
+  for k, values in pairs(filters) do
+    if not any(values, checks[k]) then
+      return false
+    end
   end
+  return true
+end
+
+--- docker's fields of a container for --format ({{.ID}}, {{.Label "k"}}, ...).
+function M.fields(c, trunc, now, size)
+  local names = {}
+  for k, v in pairs(labels_of(c)) do
+    names[#names + 1] = k .. "=" .. tostring(v)
+  end
+  table.sort(names)
+  local mounts = {}
+  for _, m in ipairs(c.Mounts or {}) do
+    mounts[#mounts + 1] = trunc and format.trunc(m.Destination or m.Source or "", 15) or m.Destination
+  end
+  local created = state.parse_time(c.Created)
+  return {
+    ID = trunc and c.Id:sub(1, 12) or c.Id,
+    Image = c.Config.Image or c.Image,
+    Command = command_of(c, trunc),
+    CreatedAt = created and os.date("!%Y-%m-%d %H:%M:%S +0000 UTC", created) or "",
+    RunningFor = created and format.duration(now - created) .. " ago" or "",
+    Ports = "",
+    State = c.State.Status,
+    Status = state.status_text(c, now),
+    Size = size or "0B",
+    Names = (c.Name:gsub("^/", "")),
+    Labels = table.concat(names, ","),
+    Label = function(key)
+      local v = labels_of(c)[key]
+      return v == nil and "" or v
+    end,
+    Mounts = table.concat(mounts, ","),
+    Networks = c.HostConfig.NetworkMode or "",
+    LocalVolumes = "0",
+  }
+end
+
+-- docker's headers for the fields, for "table" formats.
+local HEADERS = {
+  ID = "CONTAINER ID", Image = "IMAGE", Command = "COMMAND", CreatedAt = "CREATED AT",
+  RunningFor = "CREATED", Ports = "PORTS", State = "STATE", Status = "STATUS", Size = "SIZE",
+  Names = "NAMES", Labels = "LABELS", Mounts = "MOUNTS", Networks = "NETWORKS",
+  LocalVolumes = "LOCAL VOLUMES",
+}
+local HEADER_ROW = setmetatable({ Label = function()
+  return "LABEL"
+end }, { __index = HEADERS })
+
+M.DEFAULT_TABLE = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
+
+-- The containers ps lists, newest first.
+local function select(imgs, args)
+  local filters = M.parse_filters(args.filter)
+  local list = state.list(imgs)
+  local ctx = {
+    ref = function(v)
+      return state.must_lookup(imgs, v)
+    end,
+    ancestor = function(c, v)
+      if c.Config.Image == v or c.Config.Image .. ":latest" == v or c.Config.Image == v .. ":latest" then
+        return true
+      end
+      local id = v:gsub("^sha256:", "")
+      if id:match "^%x+$" and (c.Image or ""):gsub("^sha256:", ""):sub(1, #id) == id then
+        return true
+      end
+      local e = imgs:lookup(v)
+      return e ~= nil and e.digest == (c.Cbuild or {}).manifest
+    end,
+  }
+  local all = args.all or args.latest or (args.last or -1) > 0 or filters.status ~= nil
+  local out = {}
+  for _, c in ipairs(list) do
+    if (all or c.State.Running) and M.match(c, filters, ctx) then
+      out[#out + 1] = c
+    end
+  end
+  local limit = args.latest and 1 or args.last or -1
+  if limit > 0 then
+    out = { table.unpack(out, 1, limit) }
+  end
+  return out
+end
+
+function M.run(args, ctx)
+  local imgs = ctx:store()
+  local now = os.time()
+  local list = select(imgs, args)
+  local trunc = not args.no_trunc
+  if args.quiet then
+    for _, c in ipairs(list) do
+      io.stdout:write(trunc and c.Id:sub(1, 12) or c.Id, "\n")
+    end
+    return 0
+  end
+  local fmt = args.format or "table"
+  if fmt == "table" then
+    fmt = M.DEFAULT_TABLE .. (args.size and "\t{{.Size}}" or "")
+  end
+  fmt = fmt:gsub("\\t", "\t"):gsub("\\n", "\n")
+  local sizes = {}
+  if args.size then
+    local du = require("cbuild.build.gc").du
+    for _, c in ipairs(list) do
+      sizes[c.Id] = format.size(du(state.dir(imgs, c.Id) .. "/upper"))
+    end
+  end
+  if fmt == "json" then
+    for _, c in ipairs(list) do
+      local f = M.fields(c, trunc, now, sizes[c.Id])
+      f.Label = nil
+      io.stdout:write(json.encode(f), "\n")
+    end
+    return 0
+  end
+  local is_table = fmt:match "^table%s" ~= nil
+  local tree = template.parse(is_table and fmt:gsub("^table%s+", "") or fmt)
+  if not is_table then
+    for _, c in ipairs(list) do
+      io.stdout:write(template.render(tree, M.fields(c, trunc, now, sizes[c.Id])), "\n")
+    end
+    return 0
+  end
+  local function cells(text)
+    local out = {}
+    for cell in (text .. "\t"):gmatch "([^\t]*)\t" do
+      out[#out + 1] = cell
+    end
+    return out
+  end
+  local headers = cells(template.render(tree, HEADER_ROW))
+  local rows = {}
+  for _, c in ipairs(list) do
+    rows[#rows + 1] = cells(template.render(tree, M.fields(c, trunc, now, sizes[c.Id])))
+  end
+  format.table(headers, rows)
   return 0
 end
 
