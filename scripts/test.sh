@@ -52,6 +52,9 @@ step ctest sh -c 'cd build && ctest --output-on-failure'; ctest_counts "$logs/ct
 plain_check valgrind sh -c 'for t in build/test_*; do valgrind -q --leak-check=full --error-exitcode=1 \
   --suppressions=spec/c/valgrind.supp "$t" >/dev/null || { echo "valgrind: $t"; exit 1; }; done'
 step busted scripts/busted -o utfTerminal; busted_counts "$logs/busted.log"
+# The bindings (spec/core) once more under an aggressive garbage collector.
+step gc-stress scripts/busted -o utfTerminal --helper=spec/gc_stress.lua spec/core
+busted_counts "$logs/gc-stress.log"
 
 # The same again with AddressSanitizer and UndefinedBehaviorSanitizer; the slow Debian-based
 # specs (#debian: apt-get installs) run once, above, to keep the suite short; #noasan ones
