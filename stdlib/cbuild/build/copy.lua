@@ -269,11 +269,23 @@ function Layer:copy_groups(ctx, groups, urls)
       if dest_path ~= "/" then
         self:add(self:entry(m.st, tar_name(dest_path), host))
       end
+      -- nothing below a destination missing from the image can be a symlink to follow: the
+      -- names are joined as they are (walk paths are clean), not resolved one by one
+      local _, dest_dir = self:resolve(dest_path)
+      local direct = dest_dir == nil
+      local prefix = tar_name(dest_path)
+      prefix = prefix == "" and "" or prefix .. "/"
+      local root, whole = ctx.root .. "/", m.rel == "." or m.rel == ""
       for _, item in ipairs(g.items or ctx:walk(m.rel)) do
-        local rel = (m.rel == "." or m.rel == "") and item.rel or item.rel:sub(#m.rel + 2)
+        local rel = whole and item.rel or item.rel:sub(#m.rel + 2)
         if item.rel ~= m.rel and not excluded(rel) then -- --exclude: relative to the source
-          local target = self:resolve(M.clean(dest_path .. "/" .. rel))
-          self:add(self:entry(item.st, tar_name(target), ctx:host(item.rel)))
+          local name
+          if direct then
+            name = prefix .. rel
+          else
+            name = tar_name((self:resolve(M.clean(dest_path .. "/" .. rel))))
+          end
+          self:add(self:entry(item.st, name, root .. item.rel))
         end
       end
     elseif g.archive then
