@@ -242,6 +242,19 @@ function Context:select(src, loc, instr)
   return found
 end
 
+-- A walk entry {rel=, type=, st=} in one table: the fields of lstat a copy or a hash needs,
+-- with st pointing back at the entry itself.  Half the memory of the entry plus lstat's
+-- table, which matters at 20,000 files.
+local function entry(r, st)
+  local t = st.type
+  local dev = t == "char" or t == "block"
+  local e = { rel = r, type = t, mode = st.mode, size = st.size, mtime = st.mtime, mtime_ns = st.mtime_ns,
+    ctime = st.ctime, ctime_ns = st.ctime_ns, ino = st.ino, uid = st.uid, gid = st.gid, target = st.target,
+    rdevmajor = dev and st.rdevmajor or nil, rdevminor = dev and st.rdevminor or nil }
+  e.st = e
+  return e
+end
+
 -- Append the visible entries below directory rel to items (unsorted); returns their count.
 -- With first_only, stops at the first visible entry.
 function Context:_walk_dir(rel, items, first_only, pinfo)
@@ -261,7 +274,7 @@ function Context:_walk_dir(rel, items, first_only, pinfo)
         ex, _, info = ignore:matches_walk(r, pinfo)
       end
       if not ex then
-        items[#items + 1] = { rel = r, type = st.type, st = st }
+        items[#items + 1] = entry(r, st)
         count = count + 1
         if first_only then
           return count
@@ -272,7 +285,7 @@ function Context:_walk_dir(rel, items, first_only, pinfo)
       elseif st.type == "dir" and ignore:may_match_inside(r) then
         -- an excluded directory that holds exceptions: present only as their parent
         local mark = #items + 1
-        items[mark] = { rel = r, type = st.type, st = st }
+        items[mark] = entry(r, st)
         if self:_walk_dir(r, items, first_only, info) > 0 then
           count = count + 1
           if first_only then

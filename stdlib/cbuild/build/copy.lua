@@ -138,7 +138,8 @@ local Layer = {}
 Layer.__index = Layer
 
 local function new_layer(self, a, rootfs, now)
-  return setmetatable({ solver = self, a = a, rootfs = rootfs, byname = {}, archives = {}, now = now }, Layer)
+  return setmetatable({ solver = self, a = a, rootfs = rootfs, byname = {}, archives = {}, now = now,
+    walked = {} }, Layer)
 end
 
 -- The path dest names in the image, symlinks of the parent's rootfs followed inside it.
@@ -156,6 +157,14 @@ end
 
 function Layer:add(e)
   self.byname[e.name] = e
+  self.walked[e.name] = nil
+end
+
+-- A context walk entry under name: its tar entry is made only when written, so a copy of
+-- 20,000 files holds no second table per file.
+function Layer:add_walked(name, item, root)
+  self.byname[name] = item
+  self.walked[name] = root
 end
 
 -- The owner of new entries: --chown's ids, or its names looked up in the image's own
@@ -204,22 +213,27 @@ function Layer:parents(abs)
   end
 end
 
-function Layer:entry(st, name, host)
+-- Fill e (every field set, so a table can be reused) with the tar entry of st under name.
+function Layer:fill(e, st, name, host)
   local a = self.a
-  local uid, gid = self:owner()
-  local e = { name = name, type = st.type, mode = st.mode, uid = uid, gid = gid,
-    mtime = clamp(self.solver, st.mtime) }
-  if a.chmod and st.type ~= "symlink" then
+  local t = st.type
+  e.name, e.type, e.mode, e.mtime = name, t, st.mode, clamp(self.solver, st.mtime)
+  e.uid, e.gid = self:owner()
+  if a.chmod and t ~= "symlink" then
     e.mode = a.chmod
   end
-  if st.type == "file" then
-    e.src = host
-  elseif st.type == "symlink" then
-    e.linkname = st.target
-  elseif st.type == "char" or st.type == "block" then
+  e.src = t == "file" and host or nil
+  e.linkname = t == "symlink" and st.target or nil
+  if t == "char" or t == "block" then
     e.devmajor, e.devminor = st.rdevmajor, st.rdevminor
+  else
+    e.devmajor, e.devminor = nil, nil
   end
   return e
+end
+
+function Layer:entry(st, name, host)
+  return self:fill({}, st, name, host)
 end
 
 -- dest for a source: into the directory when dest is one (trailing "/", several sources, or
@@ -279,13 +293,12 @@ function Layer:copy_groups(ctx, groups, urls)
       for _, item in ipairs(g.items or ctx:walk(m.rel)) do
         local rel = whole and item.rel or item.rel:sub(#m.rel + 2)
         if item.rel ~= m.rel and not excluded(rel) then -- --exclude: relative to the source
-          local name
           if direct then
-            name = prefix .. rel
+            self:add_walked(prefix .. rel, item, root)
           else
-            name = tar_name((self:resolve(M.clean(dest_path .. "/" .. rel))))
+            local name = tar_name((self:resolve(M.clean(dest_path .. "/" .. rel))))
+            self:add(self:entry(item.st, name, root .. item.rel))
           end
-          self:add(self:entry(item.st, name, root .. item.rel))
         end
       end
     elseif g.archive then
@@ -315,17 +328,27 @@ function Layer:copy_groups(ctx, groups, urls)
 end
 
 function Layer:write(blobs)
-  local entries, order = {}, {}
-  for name, e in pairs(self.byname) do
-    entries[#entries + 1] = e
-    order[e] = name:gsub("/", "\0") -- parents before children: "/" sorts below every byte
+  local names, order = {}, {}
+  for name in pairs(self.byname) do
+    names[#names + 1] = name
+    -- parents before children: "/" sorts below every byte
+    order[name] = name:find("/", 1, true) and name:gsub("/", "\0") or name
   end
-  table.sort(entries, function(x, y)
+  table.sort(names, function(x, y)
     return order[x] < order[y]
   end)
+  order = nil -- luacheck: ignore
+  local byname, walked, scratch = self.byname, self.walked, {}
   local lw <close> = errors.need("write layer", archive.layer_writer(blobs))
-  for _, e in ipairs(entries) do
-    errors.need("write layer: '" .. e.name .. "'", lw:add(e))
+  for _, name in ipairs(names) do
+    local e, root = byname[name], walked[name]
+    if root then
+      e = self:fill(scratch, e.st, name, root .. e.rel)
+    end
+    local ok, msg, code = lw:add(e)
+    if not ok then
+      errors.need("write layer: '" .. name .. "'", ok, msg, code)
+    end
   end
   for _, ar in ipairs(self.archives) do
     errors.need("extract '" .. ar.path .. "'", archive.copy_into(ar.path, lw, { prefix = ar.prefix }))
