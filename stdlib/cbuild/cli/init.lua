@@ -44,6 +44,9 @@ local function build_parser(modules)
   parser:require_command(false)
   for _, name in ipairs(M.verbs) do
     local mod = modules[name]
+    if not mod then
+      goto next_verb
+    end
     local cmd = parser:command(name, mod.summary)
     for _, alias in ipairs(mod.aliases or {}) do
       cmd:alias(alias) -- luacheck: ignore
@@ -51,8 +54,38 @@ local function build_parser(modules)
     if mod.setup then
       mod.setup(cmd)
     end
+    ::next_verb::
   end
   return parser
+end
+
+-- Global options that take a value, so the verb is not mistaken for it.
+local GLOBAL_VALUE = { ["--root"] = true, ["--storage-driver"] = true }
+
+-- The verb argv names, when it is one of ours and nothing before it asks for the full help:
+-- then only that verb's module is loaded and set up (a few ms of a noop build otherwise go
+-- into compiling and configuring all thirty).
+local function chosen_verb(argv)
+  local i = 1
+  while argv[i] do
+    local a = argv[i]
+    if GLOBAL_VALUE[a] then
+      i = i + 2
+    elseif a:sub(1, 1) == "-" then
+      if a == "-h" or a == "--help" or a == "-v" or a == "--version" or a == "--" then
+        return nil
+      end
+      i = i + 1
+    else
+      for _, name in ipairs(M.verbs) do
+        if name == a then
+          return a
+        end
+      end
+      return nil
+    end
+  end
+  return nil
 end
 
 local function report(e, verbose)
@@ -70,7 +103,8 @@ end
 --- Run the CLI on argv (a list of strings, without the program name); returns the exit status.
 function M.main(argv)
   local modules = {}
-  for _, name in ipairs(M.verbs) do
+  local verb = chosen_verb(argv)
+  for _, name in ipairs(verb and { verb } or M.verbs) do
     modules[name] = require("cbuild.cli." .. name)
   end
   local parser = build_parser(modules)
