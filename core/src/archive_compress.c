@@ -1,6 +1,8 @@
 /*
  * Blob compression for push and save: gzip through libdeflate in independent 1 MiB members,
- * compressed on every core, and zstd with one worker per core.  Both stream in bounded
+ * compressed on every core, and zstd with one worker per core.  A gzip member whose samples do
+ * not compress (random bytes, already compressed files) is stored instead: deflating it would
+ * cost 10-20 ms per MiB for nothing.  Both stream in bounded
  * memory, and their bytes depend only on the input and the level, never on the core count.
  * Decompression goes through libarchive's filters (the "raw" format: one stream, no tar).
  */
@@ -20,6 +22,11 @@
 
 #define GZ_CHUNK    (1024 * 1024)
 #define MAX_THREADS 64
+/* incompressible when each of GZ_PROBES windows of GZ_PROBE bytes, deflated at level 1, keeps
+ * more than GZ_KEEP/128 of its size */
+#define GZ_PROBES 4
+#define GZ_PROBE  (16 * 1024)
+#define GZ_KEEP   125
 
 static int
 ncores(void)
@@ -48,17 +55,36 @@ read_full(int fd, void *buf, size_t len)
 
 struct gz_job {
   struct libdeflate_compressor *c;
+  struct libdeflate_compressor *probe; /* level 1, for the samples */
+  struct libdeflate_compressor *store; /* level 0 */
   char *in;
   size_t inlen;
   char *out;
   size_t outcap, outlen;
 };
 
+/* Do samples spread over the chunk all fail to shrink?  Depends only on the bytes, so the
+ * output stays deterministic. */
+static bool
+gz_incompressible(struct gz_job *j)
+{
+  if (j->store == NULL || j->inlen < GZ_PROBES * GZ_PROBE)
+    return false;
+  for (size_t i = 0; i < GZ_PROBES; i++) {
+    size_t off = i * (j->inlen - GZ_PROBE) / (GZ_PROBES - 1);
+    size_t n = libdeflate_deflate_compress(j->probe, j->in + off, GZ_PROBE, j->out, j->outcap);
+    if (n == 0 || n * 128 < (size_t)GZ_PROBE * GZ_KEEP)
+      return false;
+  }
+  return true;
+}
+
 static void *
 gz_run(void *arg)
 {
   struct gz_job *j = arg;
-  j->outlen = libdeflate_gzip_compress(j->c, j->in, j->inlen, j->out, j->outcap);
+  struct libdeflate_compressor *c = gz_incompressible(j) ? j->store : j->c;
+  j->outlen = libdeflate_gzip_compress(c, j->in, j->inlen, j->out, j->outcap);
   return NULL;
 }
 
@@ -78,6 +104,12 @@ gzip_stream(int fd, struct cb_blob_writer *w, int level, struct cb_error **err)
       n = i;
       ret = cb_error_set(err, CB_E_INVALID, 0, "gzip: cannot use level %d", level);
       goto out;
+    }
+    if (level > 0) {
+      jobs[i].probe = libdeflate_alloc_compressor(1);
+      jobs[i].store = libdeflate_alloc_compressor(0);
+      if (jobs[i].probe == NULL || jobs[i].store == NULL)
+        cb__die_oom();
     }
     jobs[i].in = cb__xmalloc(GZ_CHUNK);
     jobs[i].outcap = libdeflate_gzip_compress_bound(jobs[i].c, GZ_CHUNK);
@@ -125,6 +157,10 @@ gzip_stream(int fd, struct cb_blob_writer *w, int level, struct cb_error **err)
 out:
   for (int i = 0; i < n; i++) {
     libdeflate_free_compressor(jobs[i].c);
+    if (jobs[i].probe != NULL)
+      libdeflate_free_compressor(jobs[i].probe);
+    if (jobs[i].store != NULL)
+      libdeflate_free_compressor(jobs[i].store);
     free(jobs[i].in);
     free(jobs[i].out);
   }
