@@ -1,6 +1,7 @@
 /* lua/lcb_pty.c: binding for core/src/pty.c (require "cbuild.core.pty").
  *
  *   pty.open() -> master_fd, slave_fd | nil, msg, code     (both close-on-exec)
+ *   pty.open_at(ptmx) -> master_fd, slave_fd | nil, msg, code (from a devpts instance's ptmx)
  *   pty.make_raw(fd) -> saved | nil, msg, code             (saved: the previous settings)
  *   pty.restore(fd, saved) -> true | nil, msg, code
  *   pty.winsize(fd) -> rows, cols | nil, msg, code
@@ -40,6 +41,20 @@ lpty_open(lua_State *L)
   int m, s;
 
   if (cb_pty_open(&m, &s, &err) < 0)
+    return lcb_pushfail(L, &err);
+  lua_pushinteger(L, m);
+  lua_pushinteger(L, s);
+  return 2;
+}
+
+static int
+lpty_open_at(lua_State *L)
+{
+  const char *ptmx = luaL_checkstring(L, 1);
+  struct cb_error *err = NULL;
+  int m, s;
+
+  if (cb_pty_open_at(ptmx, &m, &s, &err) < 0)
     return lcb_pushfail(L, &err);
   lua_pushinteger(L, m);
   lua_pushinteger(L, s);
@@ -95,10 +110,13 @@ lpty_set_winsize(lua_State *L)
   return pushok(L, cb_pty_set_winsize(fd, (unsigned short)rows, (unsigned short)cols, &err), &err);
 }
 
-static const luaL_Reg pty_funcs[] = {
-  { "open", lpty_open },       { "make_raw", lpty_make_raw },       { "restore", lpty_restore },
-  { "winsize", lpty_winsize }, { "set_winsize", lpty_set_winsize }, { NULL, NULL }
-};
+static const luaL_Reg pty_funcs[] = { { "open", lpty_open },
+                                      { "open_at", lpty_open_at },
+                                      { "make_raw", lpty_make_raw },
+                                      { "restore", lpty_restore },
+                                      { "winsize", lpty_winsize },
+                                      { "set_winsize", lpty_set_winsize },
+                                      { NULL, NULL } };
 
 int
 luaopen_cbuild_core_pty(lua_State *L)

@@ -1,12 +1,15 @@
 /* core/src/pty.c: pty pairs, raw mode and window sizes. */
 #include "cbuild/pty.h"
 
+#include <asm-generic/ioctls.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pty.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
+
+#include "util.h"
 
 int
 cb_pty_open(int *master, int *slave, struct cb_error **err)
@@ -22,6 +25,25 @@ cb_pty_open(int *master, int *slave, struct cb_error **err)
     return cb_error_set(err, CB_E_SYS, e, "openpty: set close-on-exec");
   }
   *master = m;
+  *slave = s;
+  return 0;
+}
+
+int
+cb_pty_open_at(const char *ptmx, int *master, int *slave, struct cb_error **err)
+{
+  cb_autoclose int m = -1;
+  int unlock = 0, s;
+
+  m = open(ptmx, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (m < 0)
+    return cb_error_set(err, CB_E_SYS, errno, "open '%s'", ptmx);
+  if (ioctl(m, TIOCSPTLCK, &unlock) < 0)
+    return cb_error_set(err, CB_E_SYS, errno, "unlock the pty of '%s'", ptmx);
+  s = ioctl(m, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (s < 0)
+    return cb_error_set(err, CB_E_SYS, errno, "open the peer of a pty of '%s'", ptmx);
+  *master = cb_steal_fd(&m);
   *slave = s;
   return 0;
 }

@@ -39,6 +39,27 @@ test_pty(void)
 }
 
 static void
+test_pty_open_at(void)
+{
+  struct cb_error *err = NULL;
+  char name[64] = "";
+  int m = -1, s = -1, r;
+  char c = 0;
+
+  ok(cb_pty_open_at("/dev/ptmx", &m, &s, &err) == 0, "a pty from a named ptmx");
+  ok(isatty(s) == 1 && ttyname_r(s, name, sizeof name) == 0 && strncmp(name, "/dev/pts/", 9) == 0,
+     "its slave resolves by name in that devpts (%s)", name);
+  r = (int)write(m, "y\n", 2);
+  ok(r == 2 && read(s, &c, 1) == 1 && c == 'y', "bytes pass from master to slave");
+  close(m);
+  close(s);
+  ok(cb_pty_open_at("/nonexistent/ptmx", &m, &s, &err) < 0 && err != NULL &&
+         strstr(err->msg, "/nonexistent/ptmx") != NULL,
+     "a missing ptmx fails naming it");
+  cb_error_free(&err);
+}
+
+static void
 test_detached(const char *dir)
 {
   struct cb_error *err = NULL;
@@ -126,6 +147,7 @@ main(void)
   char *dir = tap_tmpdir("test_proc");
 
   test_pty();
+  test_pty_open_at();
   test_detached(dir);
   test_enter();
   free(dir);

@@ -15,6 +15,11 @@
 
 /* Open a pty pair (both close-on-exec; the slave is no controlling terminal of ours). */
 CB_API int cb_pty_open(int *master, int *slave, struct cb_error **err);
+/* Open a pty pair from the multiplexer PTMX (a devpts instance's "ptmx", such as a container's
+ * /proc/<pid>/root/dev/pts/ptmx), so the slave lives in that instance and resolves by name
+ * there (/dev/pts/N inside the container).  Both close-on-exec, neither our controlling
+ * terminal; the slave is opened through the master (TIOCGPTPEER), never by path. */
+CB_API int cb_pty_open_at(const char *ptmx, int *master, int *slave, struct cb_error **err);
 /* Put terminal FD in raw mode; *SAVED receives the previous settings for cb_pty_restore. */
 CB_API int cb_pty_make_raw(int fd, struct termios *saved, struct cb_error **err);
 CB_API int cb_pty_restore(int fd, const struct termios *saved, struct cb_error **err);

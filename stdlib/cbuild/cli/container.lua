@@ -5,7 +5,7 @@ local M = { summary = "Manage containers" }
 M.subcommands = {
   { "ls", "ps", aliases = { "list", "ps" } },
   { "run" }, { "start" }, { "stop" }, { "kill" }, { "rm", aliases = { "remove" } }, { "logs" },
-  { "inspect" }, { "exec" }, { "top" }, { "stats" }, { "wait" }, { "commit" },
+  { "inspect" }, { "exec" }, { "top" }, { "stats" }, { "wait" }, { "commit" }, { "attach" },
 }
 
 local function module_of(sub)

@@ -1,6 +1,8 @@
--- cbuild exec [-i] [-t] [-e K=V] [-u USER] [-w DIR] CONTAINER COMMAND [ARG...]: run a command in
--- a running container: its namespaces, root, cgroup, user and capabilities.
+-- cbuild exec [-d] [-i] [-t] [-e K=V] [-u USER] [-w DIR] CONTAINER COMMAND [ARG...]: run a command
+-- in a running container: its namespaces, root, cgroup, user and capabilities.  -d hands it to
+-- a detached cbuild (this verb again, told where to report the start) and returns at once.
 local cgroup = require "cbuild.core.cgroup"
+local fs = require "cbuild.core.fs"
 local proc = require "cbuild.core.proc"
 local sys = require "cbuild.core.sys"
 local errors = require "cbuild.errors"
@@ -13,6 +15,8 @@ local M = { summary = "Execute a command in a running container" }
 
 function M.flags(p)
   p:add_help "--help"
+  p:flag("-d --detach", "Detached mode: run command in the background.")
+  p:option("--notify-fd", "(internal) the detached helper's report fd."):hidden(true):convert(math.tointeger)
   p:flag("-i --interactive", "Keep STDIN open even if not attached.")
   p:flag("-t --tty", "Allocate a pseudo-TTY.")
   p:option("-e --env", "Set environment variables."):count "*"
@@ -26,13 +30,52 @@ end
 local setup, parse = ccli.raw_verb("exec", M.summary, M.flags)
 M.setup = setup
 
+-- exec -d: this verb again in a detached process, which reports how the start went on a pipe
+-- ("ok" or "<status>:<message>"); returns the status.
+local function detach(imgs, raw)
+  local exe = errors.need("find the cbuild executable", fs.readlink "/proc/self/exe")
+  local rfd, wfd = errors.need("pipe", sys.pipe())
+  local argv = { exe, "--root", imgs.root, "exec", "--notify-fd", tostring(wfd) }
+  table.move(raw, 1, #raw, #argv + 1, argv)
+  local pid, msg = proc.spawn_detached(argv, { keep_fd = wfd })
+  sys.close(wfd)
+  if not pid then
+    sys.close(rfd)
+    errors.raise("%s", msg)
+  end
+  local parts = {}
+  repeat
+    local data = sys.read(rfd)
+    parts[#parts + 1] = data
+  until not data or data == ""
+  sys.close(rfd)
+  local answer = table.concat(parts)
+  if answer == "ok" then
+    return 0
+  end
+  local code, text = answer:match "^(%d+):(.*)$"
+  io.stderr:write("cbuild: error: ", text or "the detached exec died during start", "\n")
+  return tonumber(code) or 126
+end
+
+local function notify(fd, text)
+  sys.write(fd, text)
+  sys.close(fd)
+end
+
 function M.run(args, ctx)
   local o = parse(args)
+  if o.notify_fd then -- the detached helper: no terminal, no stdin
+    o.tty, o.interactive = false, false
+  end
   return ccli.exit125(function()
     local imgs = ctx:store()
     local c = state.must_lookup(imgs, o.container)
     if not c.State.Running then
       errors.raise("container %s is not running", c.Id)
+    end
+    if o.detach and not o.notify_fd then
+      return detach(imgs, args.raw)
     end
     local rootfs = state.dir(imgs, c.Id) .. "/rootfs"
     local who = runtime.resolve_user(rootfs, o.user or c.Config.User)
@@ -50,7 +93,13 @@ function M.run(args, ctx)
     local cg = cgroup.open(c.Cbuild.cgroup)
     local master, slave
     if o.tty then
-      master, slave = errors.need("open a pty", require("cbuild.core.pty").open())
+      -- from the container's own devpts, so the command's `tty` names it (/dev/pts/N); a
+      -- container without one gets a pty of ours
+      local pty = require "cbuild.core.pty"
+      master, slave = pty.open_at("/proc/" .. c.State.Pid .. "/root/dev/pts/ptmx")
+      if not master then
+        master, slave = errors.need("open a pty", pty.open())
+      end
       runtime.copy_winsize(master)
     end
     local p = errors.need("exec", proc.enter {
@@ -74,7 +123,17 @@ function M.run(args, ctx)
       cg:close()
     end
     local status
-    if o.tty then
+    if o.notify_fd then
+      sys.poll({}, 100) -- an exec failure shows within moments
+      local early = p:poll()
+      if early and early.exec_error then
+        notify(o.notify_fd, early.code .. ":OCI runtime exec failed: " .. early.exec_error)
+        p:close()
+        return early.code
+      end
+      notify(o.notify_fd, "ok")
+      status = errors.need("wait", p:wait())
+    elseif o.tty then
       sys.close(slave)
       status = runtime.relay_pty(master, o.interactive, nil, function()
         return errors.need("wait", p:wait())

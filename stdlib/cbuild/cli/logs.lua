@@ -1,6 +1,5 @@
--- cbuild logs [-f] [--tail N] [-t] [--since T] CONTAINER: the json-file log of a container.
-local fs = require "cbuild.core.fs"
-local sys = require "cbuild.core.sys"
+-- cbuild logs [-f] [--tail N] [-t] [--since T] [--until T] CONTAINER: the json-file log of a
+-- container.
 local errors = require "cbuild.errors"
 local logs = require "cbuild.container.logs"
 local state = require "cbuild.container.state"
@@ -12,6 +11,7 @@ function M.setup(cmd)
   cmd:option("-n --tail", "Number of lines to show from the end of the logs (or 'all').", "all")
   cmd:flag("-t --timestamps", "Show timestamps.")
   cmd:option("--since", "Show logs since a timestamp (RFC 3339 or unix) or relative (e.g. 42m).")
+  cmd:option("--until", "Show logs before a timestamp (RFC 3339 or unix) or relative (e.g. 42m).")
   cmd:argument("container", "Container name or ID.")
 end
 
@@ -24,18 +24,26 @@ local function emit(e, timestamps)
   out:flush()
 end
 
+local function time_arg(name, value)
+  if not value then
+    return nil
+  end
+  local t = logs.parse_since(value)
+  if not t then
+    errors.raise('invalid value for "%s": %s', name, value)
+  end
+  return t
+end
+
 function M.run(args, ctx)
   local imgs = ctx:store()
   local c = state.must_lookup(imgs, args.container)
-  local since
-  if args.since then
-    since = logs.parse_since(args.since)
-    if not since then
-      errors.raise("invalid value for \"since\": %s", args.since)
-    end
+  local since, till = time_arg("since", args.since), time_arg("until", args["until"])
+  local function wanted(e)
+    local t = (since or till) and logs.entry_time(e)
+    return (not since or t >= since) and (not till or t <= till)
   end
-  local text = fs.read_file(c.LogPath) or ""
-  local entries = logs.parse(text)
+  local entries, offset = logs.read_from(c.LogPath, 0)
   local first = 1
   if args.tail ~= "all" then
     local n = tonumber(args.tail)
@@ -45,33 +53,22 @@ function M.run(args, ctx)
     first = math.max(1, #entries - n + 1)
   end
   for i = first, #entries do
-    if not since or logs.entry_time(entries[i]) >= since then
+    if wanted(entries[i]) then
       emit(entries[i], args.timestamps)
     end
   end
-  if not args.follow then
+  if not args.follow or (till and till <= os.time()) then
     return 0
   end
-  local offset = #text
-  local partial = ""
-  while true do
-    local now = fs.read_file(c.LogPath) or ""
-    if #now > offset then
-      local chunk = partial .. now:sub(offset + 1)
-      offset = #now
-      local complete = chunk:match "^(.*\n)" or ""
-      partial = chunk:sub(#complete + 1)
-      for _, e in ipairs(logs.parse(complete)) do
-        emit(e, args.timestamps)
-      end
-    else
-      local cur = state.load(imgs, c.Id)
-      if not cur or not cur.State.Running then
-        return 0
-      end
-      sys.poll({}, 200)
+  logs.follow(c.LogPath, offset, function(e)
+    if wanted(e) then
+      emit(e, args.timestamps)
     end
-  end
+  end, function()
+    local cur = state.load(imgs, c.Id)
+    return not cur or not cur.State.Running or (till ~= nil and os.time() > till)
+  end, 200)
+  return 0
 end
 
 return M

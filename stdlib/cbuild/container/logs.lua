@@ -43,7 +43,18 @@ function Writer:add(stream, data)
   self.partial[stream] = buf
 end
 
---- Write what is left of partial lines.
+--- Whether a partial line waits for its newline.
+function Writer:pending()
+  for _, buf in pairs(self.partial) do
+    if buf ~= "" then
+      return true
+    end
+  end
+  return false
+end
+
+--- Write what is left of partial lines (the supervisor does when no more output came for a
+--- moment, so a prompt without a newline reaches `attach` and `logs -f`).
 function Writer:flush()
   for stream, buf in pairs(self.partial) do
     if buf ~= "" then
@@ -56,6 +67,51 @@ end
 function Writer:close()
   self:flush()
   self.f:close()
+end
+
+--- The entries written to the log at path after byte offset: list, new offset.  Only whole
+--- lines count; a line still being written is left for the next call.
+function M.read_from(path, offset)
+  local f = io.open(path, "rb")
+  if not f then
+    return {}, offset
+  end
+  f:seek("set", offset)
+  local text = f:read "a" or ""
+  f:close()
+  local complete = text:match "^(.*\n)" or ""
+  return M.parse(complete), offset + #complete
+end
+
+--- The size of the log at path (0 when absent).
+function M.size(path)
+  local f = io.open(path, "rb")
+  if not f then
+    return 0
+  end
+  local n = f:seek "end"
+  f:close()
+  return n
+end
+
+--- Follow the log at path from offset: emit(entry) for each new entry until done() says the
+--- writer is finished (checked between reads; one last read after it says so).
+function M.follow(path, offset, emit, done, interval)
+  local sys = require "cbuild.core.sys"
+  while true do
+    local finished = done()
+    local entries
+    entries, offset = M.read_from(path, offset)
+    for _, e in ipairs(entries) do
+      emit(e)
+    end
+    if finished then
+      return offset
+    end
+    if #entries == 0 then
+      sys.poll({}, interval or 100)
+    end
+  end
 end
 
 --- Parse the entries of a log text: list of {log, stream, time}.

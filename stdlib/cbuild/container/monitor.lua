@@ -31,17 +31,30 @@ function M.main(imgs, id, notify_fd)
     notify(notify_fd, "ok")
     return 0
   end
-  local outs, io_, close_after = {}, nil, nil -- luacheck: ignore 311
+  -- stdin_fd: with -i, the write end of the container's stdin that this process keeps open and
+  -- `attach` opens as /proc/<monitor>/fd/<n> (a pipe: the same pipe, not a copy); for a pty it
+  -- is a pipe of our own whose data goes on to the master.
+  local outs, relay, io_, close_after = {}, {}, nil, nil -- luacheck: ignore 311
+  local stdin_fd
   if c.Config.Tty then
     local master, slave = errors.need("open a pty", pty.open())
     outs[master] = "stdout"
     io_ = { stdin = slave, stdout = slave, stderr = slave, ctty = true }
     close_after = { slave }
+    if c.Config.OpenStdin then
+      local rin
+      rin, stdin_fd = errors.need("pipe", sys.pipe())
+      relay[rin] = master
+    end
   else
     local ro, wo = errors.need("pipe", sys.pipe())
     local re, we = errors.need("pipe", sys.pipe())
     local ri, wi = errors.need("pipe", sys.pipe())
-    sys.close(wi)
+    if c.Config.OpenStdin then
+      stdin_fd = wi
+    else
+      sys.close(wi)
+    end
     outs[ro], outs[re] = "stdout", "stderr"
     io_ = { stdin = ri, stdout = wo, stderr = we, setsid = true }
     close_after = { ri, wo, we }
@@ -62,6 +75,11 @@ function M.main(imgs, id, notify_fd)
     return 125
   end
   runtime.mark_running(imgs, c, h)
+  if stdin_fd then
+    state.update(imgs, id, function(s)
+      s.Cbuild.stdin_fd = stdin_fd
+    end)
+  end
   -- an exec failure shows within moments: report it as `docker run -d` does (126/127)
   sys.poll({ h.proc:pidfd() }, M.EXEC_GRACE_MS)
   local early = h.proc:poll()
@@ -78,7 +96,7 @@ function M.main(imgs, id, notify_fd)
   end
   notify(notify_fd, "ok")
   local log = logs.writer(c.LogPath)
-  local sok, status = pcall(runtime.supervise, h.proc, { outs = outs, log = log })
+  local sok, status = pcall(runtime.supervise, h.proc, { outs = outs, log = log, relay = relay })
   log:close()
   if not sok then
     h.proc:kill "KILL"

@@ -242,6 +242,7 @@ function M.finish(imgs, c, h, status)
     s.State.FinishedAt = state.now()
     s.Cbuild.monitor_pid = nil
     s.Cbuild.monitor_start = nil
+    s.Cbuild.stdin_fd = nil
   end)
 end
 
@@ -434,7 +435,11 @@ function M.supervise(proc, opts)
       if status and not next(open) then
         break
       end
-      local ready = errors.need("supervise", sys.poll(fds, status and 200 or -1))
+      local pending = opts.log and opts.log:pending()
+      local ready = errors.need("supervise", sys.poll(fds, (status and 200) or (pending and 50) or -1))
+      if pending and not next(ready) then
+        opts.log:flush() -- a partial line (a prompt) waited long enough
+      end
       if ready[sigfd] then
         local sig = sys.read_signal(sigfd)
         if sig and sig > 0 then
