@@ -261,3 +261,45 @@ describe("cbuild.core.pty and cbuild.core.proc", function()
       "unknown capability")
   end)
 end)
+
+describe("cbuild.container.config restart, labels, OOM", function()
+  it("parses docker's restart policies and refuses others", function()
+    assert.are.same({ Name = "no", MaximumRetryCount = 0 }, config.parse_restart "no")
+    assert.are.same({ Name = "always", MaximumRetryCount = 0 }, config.parse_restart "always")
+    assert.are.same({ Name = "on-failure", MaximumRetryCount = 5 }, config.parse_restart "on-failure:5")
+    assert.are.same({ Name = "unless-stopped", MaximumRetryCount = 0 }, config.parse_restart "unless-stopped")
+    for _, bad in ipairs { "sometimes", "always:3", "on-failure:x", "on-failure:-1" } do
+      assert.has_error(function()
+        config.parse_restart(bad)
+      end)
+    end
+  end)
+
+  it("restarts by docker's rules", function()
+    local onf = config.parse_restart "on-failure:2"
+    assert.is_true(config.should_restart(onf, 1, 0, false))
+    assert.is_true(config.should_restart(onf, 1, 1, false))
+    assert.is_false(config.should_restart(onf, 1, 2, false))
+    assert.is_false(config.should_restart(onf, 0, 0, false))
+    assert.is_true(config.should_restart(config.parse_restart "on-failure", 1, 99, false))
+    assert.is_true(config.should_restart(config.parse_restart "always", 0, 7, false))
+    assert.is_false(config.should_restart(config.parse_restart "always", 0, 7, true))
+    assert.is_false(config.should_restart(config.parse_restart "no", 1, 0, false))
+  end)
+
+  it("merges labels: the image's, then the file's, then --label", function()
+    local f = os.tmpname()
+    helpers.write(f, "# comment\nb=file\nc=file\n")
+    local l = config.labels({ a = "img", b = "img" }, { f }, { "c=flag", "d" })
+    os.remove(f)
+    assert.are.same({ a = "img", b = "file", c = "flag", d = "" }, setmetatable(l, nil))
+  end)
+
+  it("calls it OOMKilled only when the main process died of SIGKILL while the count rose", function()
+    local runtime = require "cbuild.container.runtime"
+    assert.is_true((runtime.oom_verdict({ code = 137, signal = 9 }, 1)))
+    assert.is_false((runtime.oom_verdict({ code = 137, signal = 9 }, 0))) -- docker kill
+    assert.is_false((runtime.oom_verdict({ code = 137 }, 2))) -- a child was killed; exit(137)
+    assert.is_false((runtime.oom_verdict({ code = 0 }, 1)))
+  end)
+end)

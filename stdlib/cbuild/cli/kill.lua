@@ -23,6 +23,7 @@ function M.run(args, ctx)
       c, err = nil, "cannot kill container: " .. name .. ": container " .. c.Id .. " is not running"
     end
     if c then
+      require("cbuild.cli.stop").mark_stopped(imgs, c)
       proc.kill(c.State.Pid, sig)
       io.stdout:write(name, "\n")
     else

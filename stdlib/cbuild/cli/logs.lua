@@ -28,7 +28,7 @@ local function time_arg(name, value)
   if not value then
     return nil
   end
-  local t = logs.parse_since(value)
+  local t = logs.parse_since(value, require("cbuild.core.sys").time())
   if not t then
     errors.raise('invalid value for "%s": %s', name, value)
   end

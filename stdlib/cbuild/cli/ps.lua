@@ -196,7 +196,7 @@ local function select(imgs, args)
   local all = args.all or args.latest or (args.last or -1) > 0 or filters.status ~= nil
   local out = {}
   for _, c in ipairs(list) do
-    if (all or c.State.Running) and M.match(c, filters, ctx) then
+    if (all or c.State.Running or c.State.Restarting) and M.match(c, filters, ctx) then
       out[#out + 1] = c
     end
   end

@@ -41,6 +41,10 @@ function M.flags(p)
   p:option("-c --cpu-shares", "CPU shares (relative weight).")
   p:option("--pids-limit", "Tune container pids limit (set -1 for unlimited).")
   p:option("--ulimit", "Ulimit options (e.g. nofile=1024:2048)."):count "*"
+  p:option("-l --label", "Set meta data on a container (KEY=VALUE)."):count "*"
+  p:option("--label-file", "Read in a line delimited file of labels."):count "*"
+  p:option("--restart", "Restart policy to apply when a container exits: no, on-failure[:N], always "
+    .. "or unless-stopped (detached containers restart; their monitor does it).", "no")
   p:argument("image", "Image to run.")
   p:argument("command", "Command and arguments."):args "*"
 end
@@ -63,6 +67,7 @@ local function opts_of(o)
     read_only = o.read_only, network = o.network, cap_add = o.cap_add, cap_drop = o.cap_drop,
     privileged = o.privileged, init = o.init, memory = o.memory, memory_swap = o.memory_swap,
     cpus = o.cpus, cpu_shares = o.cpu_shares, pids_limit = o.pids_limit, ulimits = o.ulimit,
+    labels = o.label, label_file = o.label_file, restart = o.restart,
   }
 end
 

@@ -17,6 +17,9 @@ function M.run(args, ctx)
     local ok, code = true, 0
     if c and not c.State.Running then
       runtime.reap(imgs, c)
+      state.update(imgs, c.Id, function(s)
+        s.Cbuild.manually_stopped = nil
+      end)
       ok, err, code = run.start_detached(imgs, c)
     end
     if c and ok then

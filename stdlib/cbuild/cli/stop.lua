@@ -12,9 +12,21 @@ function M.setup(cmd)
   cmd:argument("container", "Container name or ID."):args "+"
 end
 
+--- Record that c was stopped by hand: its restart policy does not start it again (until
+--- `start`), as docker's HasBeenManuallyStopped.
+function M.mark_stopped(imgs, c)
+  state.update(imgs, c.Id, function(s)
+    s.Cbuild.manually_stopped = true
+  end)
+end
+
 --- Stop c: signal, wait up to timeout seconds, then SIGKILL; returns when it no longer runs.
 function M.stop(imgs, c, timeout, sig)
+  M.mark_stopped(imgs, c)
   if not c.State.Running then
+    if c.State.Restarting then -- the monitor sees the mark when its delay ends
+      runtime.wait_settled(imgs, c.Id)
+    end
     return
   end
   sig = sig or c.Config.StopSignal or "TERM"

@@ -210,6 +210,68 @@ function M.limits(hc)
   return any and lim or nil
 end
 
+--- docker's --restart: no, always, unless-stopped, on-failure[:N] -> {Name, MaximumRetryCount}.
+function M.parse_restart(spec)
+  if spec == nil or spec == "" then
+    return { Name = "no", MaximumRetryCount = 0 }
+  end
+  local name, count = spec:match "^([%a-]+):?(.*)$"
+  local known = { no = true, always = true, ["unless-stopped"] = true, ["on-failure"] = true }
+  if not name or not known[name] then
+    fail("invalid restart policy format: %s", spec)
+  end
+  if count ~= "" then
+    if name ~= "on-failure" then
+      fail("invalid restart policy format: maximum retry count can only be used with 'on-failure'")
+    end
+    count = math.tointeger(tonumber(count))
+    if not count or count < 0 then
+      fail("invalid restart policy format: maximum retry count must be an integer")
+    end
+  end
+  return { Name = name, MaximumRetryCount = count ~= "" and count or 0 }
+end
+
+--- Whether a container that ended with code under policy starts again (docker's rules:
+--- unless-stopped and always alike here, neither after a manual stop).
+function M.should_restart(policy, code, restarts, manually_stopped)
+  if manually_stopped or not policy then
+    return false
+  end
+  if policy.Name == "always" or policy.Name == "unless-stopped" then
+    return true
+  elseif policy.Name == "on-failure" then
+    local max = policy.MaximumRetryCount or 0
+    return code ~= 0 and (max == 0 or restarts < max)
+  end
+  return false
+end
+
+--- The labels: the image's, then --label-file lines, then --label K=V (K alone: empty value).
+function M.labels(image_labels, files, list)
+  local out = json.object {}
+  for k, v in pairs(type(image_labels) == "table" and image_labels or {}) do
+    out[k] = v
+  end
+  local function add(kv)
+    local k, v = kv:match "^([^=]+)=(.*)$"
+    out[k or kv] = v or ""
+  end
+  for _, f in ipairs(files or {}) do
+    local text = fs.read_file(f) or fail("open %s: no such file or directory", f)
+    for line in text:gmatch "[^\n]+" do
+      line = line:gsub("^%s+", ""):gsub("\r$", "")
+      if line ~= "" and not line:match "^#" then
+        add(line)
+      end
+    end
+  end
+  for _, kv in ipairs(list or {}) do
+    add(kv)
+  end
+  return out
+end
+
 local function arr(t)
   return json.array(t or {})
 end
@@ -285,6 +347,10 @@ function M.new(imgs, img, opts)
     local m = M.parse_tmpfs(t)
     tmpfs[m.target] = t:match "^[^:]+:(.*)$" or ""
   end
+  local restart = M.parse_restart(opts.restart)
+  if restart.Name ~= "no" and opts.rm then
+    fail "Conflicting options: --restart and --rm"
+  end
   local caps, all = M.caps(opts.cap_add, opts.cap_drop)
   local ulimits = arr {}
   for _, u in ipairs(opts.ulimits or {}) do
@@ -307,7 +373,7 @@ function M.new(imgs, img, opts)
     Volumes = json.null,
     WorkingDir = opts.workdir or icfg.WorkingDir or "",
     Entrypoint = entrypoint and arr(entrypoint) or json.null,
-    Labels = icfg.Labels or json.object {},
+    Labels = M.labels(icfg.Labels, opts.label_file, opts.labels),
     StopSignal = icfg.StopSignal,
   }
   local host = {
@@ -326,6 +392,7 @@ function M.new(imgs, img, opts)
     CpuShares = math.tointeger(tonumber(opts.cpu_shares or 0)) or fail("invalid --cpu-shares"),
     PidsLimit = math.tointeger(tonumber(opts.pids_limit or 0)) or fail("invalid --pids-limit"),
     Ulimits = ulimits,
+    RestartPolicy = restart,
   }
   local now = state.now()
   return {

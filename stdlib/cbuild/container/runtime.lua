@@ -197,6 +197,7 @@ function M.mark_running(imgs, c, h)
   return state.update(imgs, c.Id, function(s)
     s.State.Status = "running"
     s.State.Running = true
+    s.State.Restarting = false
     s.State.Pid = h.proc:pid()
     s.State.ExitCode = 0
     s.State.Error = ""
@@ -298,6 +299,17 @@ function M.wait_stopped(imgs, id, timeout)
     end
     if deadline and sys.time() >= deadline then
       return c, false
+    end
+    sys.poll({}, 50)
+  end
+end
+
+--- Wait until c is neither running nor between restarts.
+function M.wait_settled(imgs, id)
+  while true do
+    local c = state.load(imgs, id)
+    if not c or not (c.State.Running or c.State.Restarting) then
+      return c
     end
     sys.poll({}, 50)
   end

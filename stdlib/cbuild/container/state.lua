@@ -81,8 +81,9 @@ end
 -- A running record whose monitor is gone is stale: it reads as exited (docker shows 255 for a
 -- container whose daemon died under it).
 local function refresh(c)
-  if c.State.Running and not M.monitor_alive(c) then
+  if (c.State.Running or c.State.Restarting) and not M.monitor_alive(c) then
     c.State.Running = false
+    c.State.Restarting = false
     c.State.Status = "exited"
     c.State.Pid = 0
     if c.State.ExitCode == 0 then
@@ -242,6 +243,10 @@ function M.status_text(c, now)
   end
   if s.Status == "created" then
     return "Created"
+  end
+  if s.Restarting then
+    local finished = parse_time(s.FinishedAt) or now
+    return string.format("Restarting (%d) %s ago", s.ExitCode, format.duration(now - finished))
   end
   if s.Status == "removing" then
     return "Removal In Progress"
