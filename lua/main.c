@@ -9,6 +9,7 @@
 #include <lua.h>
 #include <lualib.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,6 +127,10 @@ main(int argc, char **argv)
 {
   lua_State *L = luaL_newstate();
   int status;
+
+  /* A reader that goes away (`cbuild logs | head`) is an EPIPE to handle, not a reason to die
+   * mid-way; sandboxed children get every signal back to its default before they exec. */
+  signal(SIGPIPE, SIG_IGN);
 
   if (L == NULL) {
     fprintf(stderr, "cbuild: cannot create Lua state: not enough memory\n");
