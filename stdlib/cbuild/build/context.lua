@@ -47,6 +47,7 @@ local function new_context(root, patterns)
     racy = {}, -- host path -> true for digests used now but never saved
     walks = {}, -- relpath -> its walk (the context does not change during a build)
     dirty = false, -- cache differs from what load_cache read
+    changed = {}, -- hosts whose digest was computed by this build, in order
   }, Context)
 end
 
@@ -346,6 +347,7 @@ function Context:_file_digest(host, st)
   self.now = now
   self.racy[host] = (st.mtime + 2 >= now or st.ctime + 2 >= now) or nil
   self.cache[host] = d .. " " .. ident
+  self.changed[#self.changed + 1] = host
   self.dirty = true
   return d
 end
@@ -412,14 +414,56 @@ function Context:load_cache(path)
   if data:sub(1, #CACHE_MAGIC + 1) ~= CACHE_MAGIC .. "\n" then
     return true -- another format: start afresh
   end
-  local cache = self.cache
-  -- a line: <digest> <size> <mtime> <mtime_ns> <ctime> <ctime_ns> <ino> <escaped path>
+  local cache, mine = self.cache, {}
+  local lines, unique = 0, 0
+  -- a line: <digest> <size> <mtime> <mtime_ns> <ctime> <ctime_ns> <ino> <escaped path>; later
+  -- lines (appended by later builds) override earlier ones, digests already known win
   for rec, p in data:gmatch "\n(sha256:%x+ %d+ %-?%d+ %d+ %-?%d+ %d+ %d+) ([^\n]+)" do
     local host = p:find("%", 1, true) and unescape(p) or p
-    if cache[host] == nil then
+    lines = lines + 1
+    local had = cache[host]
+    if had == nil then
+      unique = unique + 1
+      mine[host] = true
+      cache[host] = rec
+    elseif mine[host] then
       cache[host] = rec
     end
   end
+  self.loaded = { path = path, lines = lines, unique = unique }
+  return true
+end
+
+-- Append the digests this build computed to the file load_cache read, when that keeps it
+-- small enough: a rebuild after one file changed writes one line, not 20,000.  A torn append
+-- (a crash) only loses its own lines: each append starts on a fresh line.
+function Context:_append_cache(path)
+  local loaded = self.loaded
+  if not loaded or loaded.path ~= path or loaded.unique > CACHE_MAX then
+    return false
+  end
+  local out = {}
+  for _, host in ipairs(self.changed) do
+    if not self.racy[host] then
+      out[#out + 1] = self.cache[host] .. " " .. escape(host)
+    end
+  end
+  local dups = loaded.lines + #out - loaded.unique
+  if dups > loaded.unique // 4 then
+    return false -- mostly superseded lines: rewrite it compact
+  end
+  if #out > 0 then
+    local f = io.open(path, "ab")
+    if not f then
+      return false
+    end
+    local ok = f:write("\n", table.concat(out, "\n"), "\n")
+    if not f:close() or not ok then
+      return false
+    end
+  end
+  loaded.lines = loaded.lines + #out
+  self.changed = {}
   return true
 end
 
@@ -428,6 +472,10 @@ end
 --- is written when no digest changed since load_cache.  Returns true or nil, msg, code.
 function Context:save_cache(path)
   if not self.dirty and fs.exists(path) then
+    return true
+  end
+  if self:_append_cache(path) then
+    self.dirty = false
     return true
   end
   local n = 0
@@ -456,6 +504,8 @@ function Context:save_cache(path)
   local ok, msg, code = fs.write_file(path, table.concat(lines, "\n") .. "\n", { mode = tonumber("600", 8) })
   if ok then
     self.dirty = false
+    self.changed = {}
+    self.loaded = { path = path, lines = #hosts, unique = #hosts }
   end
   return ok, msg, code
 end
