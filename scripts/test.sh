@@ -46,6 +46,11 @@ c_files() { git ls-files 'core/*.c' 'core/*.h' 'lua/*.c' 'lua/*.h' 'spec/c/*.c' 
 if ! step build sh -c 'cmake -B build -DCBUILD_WERROR=ON >/dev/null && cmake --build build -j2'; then
   echo "0 passed, 1 failed"; exit 1
 fi
+# The ASan+UBSan build compiles in the background while the plain tests run (they mostly wait
+# on processes, so the second core is free).
+(cmake -B build-asan -DCBUILD_WERROR=ON -DCBUILD_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null &&
+  nice cmake --build build-asan -j1) >"$logs/asan-build.out" 2>&1 &
+asan_build=$!
 plain_check clang-format sh -c "$(declare -f c_files); c_files | xargs clang-format --dry-run -Werror"
 plain_check luacheck luacheck -q stdlib spec
 step ctest sh -c 'cd build && ctest --output-on-failure'; ctest_counts "$logs/ctest.log"
@@ -59,8 +64,8 @@ busted_counts "$logs/gc-stress.log"
 # The same again with AddressSanitizer and UndefinedBehaviorSanitizer; the slow Debian-based
 # specs (#debian: apt-get installs) run once, above, to keep the suite short; #noasan ones
 # run a stock lua5.4 or a separately linked program, which cannot load the instrumented module.
-if step asan-build sh -c 'cmake -B build-asan -DCBUILD_WERROR=ON -DCBUILD_SANITIZE=ON \
-    -DCMAKE_BUILD_TYPE=Debug >/dev/null && cmake --build build-asan -j2'; then
+wait "$asan_build"; asan_rc=$?
+if step asan-build sh -c "cat '$logs/asan-build.out'; exit $asan_rc"; then
   step asan-ctest sh -c 'cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure'
   ctest_counts "$logs/asan-ctest.log"
   # lua5.4 itself is not instrumented: preload the runtime for the specs that load cbuild.so;
