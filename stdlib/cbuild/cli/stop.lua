@@ -42,6 +42,12 @@ function M.stop(imgs, c, timeout, sig)
     end
     runtime.wait_stopped(imgs, c.Id, nil)
   end
+  -- it may have ended on its own just before our signal, and its monitor be in a restart
+  -- delay: that sees the mark when the delay ends; return once it has settled
+  local now = state.load(imgs, c.Id)
+  if now and now.State.Restarting then
+    runtime.wait_settled(imgs, c.Id)
+  end
 end
 
 function M.run(args, ctx)
