@@ -358,6 +358,17 @@ describe("cbuild.core.archive", function()
       assert.are.equal(orig, (archive.decompress(s, orig)))
     end)
 
+    it("stores incompressible 1 MiB gzip members instead of deflating them, still valid gzip", function()
+      -- 3 MiB of random bytes then 1 MiB of zeros: the random members come out about their own
+      -- size (stored), the zeros shrink to almost nothing; gzip -d gives the input back
+      helpers.ok("(head -c 3145728 /dev/urandom; head -c 1048576 /dev/zero) > " .. q(dir .. "/mixed"))
+      local orig = assert(s:ingest_file(dir .. "/mixed"))
+      local z, n = assert(archive.compress(s, orig, "gzip", 6))
+      assert.is_true(n > 3145728 and n < 3145728 + 3145728 / 100, "size " .. n)
+      assert.are.equal("", helpers.ok("gzip -dc < " .. q(s:path(z)) .. " | cmp - " .. q(dir .. "/mixed")))
+      assert.are.equal(z, (archive.compress(s, orig, "gzip", 6)))
+    end)
+
     it("raises on misuse and returns nil, msg, code for a missing blob", function()
       assert.error_matches(function()
         archive.compress(s, "sha256:nothex", "gzip")
