@@ -70,6 +70,15 @@ function M.predefined(platform)
   }
 end
 
+--- The cgroup limits of RUN steps (--memory, --memory-swap, --cpus, --cpu-shares,
+--- --pids-limit), or nil without any: a cached build need not load the RUN machinery.
+function M.limits(args)
+  if args.memory or args.memory_swap or args.cpus or args.cpu_shares or args.pids_limit then
+    return require("cbuild.build.run").limits(args)
+  end
+  return nil
+end
+
 --- SOURCE_DATE_EPOCH or --timestamp as seconds, or nil.
 function M.epoch(args)
   local s = args.timestamp or os.getenv "SOURCE_DATE_EPOCH"
@@ -316,7 +325,7 @@ local function build(args, ctx, prep)
   local s = solver.new { images = images, context = bctx, progress = out, no_cache = args.no_cache,
     secrets = M.secrets(args.secret), network = args.network, driver = ctx.driver,
     jobs = args.jobs and (math.tointeger(tonumber(args.jobs)) or errors.raise("invalid --jobs '%s'", args.jobs)),
-    epoch = M.epoch(args), platform = platform, limits = require("cbuild.build.run").limits(args) }
+    epoch = M.epoch(args), platform = platform, limits = M.limits(args) }
   local result = s:solve_all({ target })[1]
   if bctx and bctx.save_cache then
     bctx:save_cache(cache_file)

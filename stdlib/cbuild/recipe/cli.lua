@@ -108,7 +108,7 @@ function M.run(args, ctx, build)
     images = images, context = bctx or false, build_args = build.build_args(args.build_arg),
     platform = imgconfig.host_platform(), progress = out, allow_host_exec = allow_host_exec, lease = lease,
     solver = { no_cache = args.no_cache, secrets = build.secrets(args.secret), network = args.network,
-      driver = ctx.driver, epoch = epoch(args), limits = require("cbuild.build.run").limits(args),
+      driver = ctx.driver, epoch = epoch(args), limits = require("cbuild.cli.build").limits(args),
       jobs = args.jobs and (math.tointeger(tonumber(args.jobs)) or errors.raise("invalid --jobs '%s'", args.jobs)) },
   }
   local ok, err = pcall(function()
