@@ -1,7 +1,7 @@
 -- The solver: turns a state (build/state.lua) into an image by walking its chain, computing a
 -- cache key for every operation, reusing recorded results on a hit and executing misses.
 --
--- A result is {key, config (decoded OCI config), layers = {{digest, size, mediaType}}}.
+-- A result is {key, config (decoded OCI config), layers = {{digest, size, mediaType, diff_id}}}.
 local json = require "cbuild.core.json"
 local errors = require "cbuild.errors"
 local cache = require "cbuild.build.cache"
@@ -15,7 +15,8 @@ local Solver = {}
 Solver.__index = Solver
 
 --- opts: images (image store), context (build context or nil), progress, no_cache,
---- epoch (SOURCE_DATE_EPOCH seconds or nil), now (seconds), platform.
+--- epoch (SOURCE_DATE_EPOCH seconds or nil), platform, driver ("overlay" | "vfs"), jobs,
+--- network, secrets ({id = path}), limits (cgroup limits of RUN steps).
 function M.new(opts)
   return setmetatable({ opts = opts, images = opts.images, blobs = opts.images.blobs, memo = {}, in_flight = {},
     done_keys = {} }, Solver)
