@@ -191,9 +191,17 @@ describe("cgroup limits", function()
     ok("rm -f " .. id)
     assert.is_nil(io.open(pids_dir .. "/pids.max"))
 
-    local status = cb "run --name oom -m 16m --memory-swap 16m busybox sh -c 'head -c 100m /dev/zero | tail'"
-    assert.are.equal(137, status) -- the shell's status: tail, its child, was OOM-killed
-    assert.are.equal("false\n", ok "inspect -f '{{.State.OOMKilled}}' oom") -- the shell was not
+    -- tail, the shell's child, is the OOM killer's victim; the kernel may go on to kill the
+    -- shell too when memory is not freed fast enough (seen on a loaded machine), so the rule is
+    -- checked either way: OOMKilled says whether the main process itself was killed
+    local status = cb "run --name oom -m 16m --memory-swap 16m busybox sh -c 'head -c 100m /dev/zero | tail; exit 3'"
+    local verdict = ok "inspect -f '{{.State.OOMKilled}}' oom"
+    if status == 3 then
+      assert.are.equal("false\n", verdict) -- the shell lived on: only its child was killed
+    else
+      assert.are.equal(137, status)
+      assert.are.equal("true\n", verdict)
+    end
     local oid = ok("inspect -f '{{.Id}}' oom"):gsub("%s+$", "")
     assert.matches('"oom_kills": [1-9]', h.read(root .. "/containers/" .. oid .. "/state.json"))
     ok "rm oom"
