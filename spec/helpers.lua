@@ -115,6 +115,18 @@ function M.bad_blobs(root)
   return bad
 end
 
+--- Poll pred every 50 ms, up to tries times (default 100: 5 s); true once it holds.
+function M.wait_for(pred, tries)
+  local sys = require "cbuild.core.sys"
+  for _ = 1, tries or 100 do
+    if pred() then
+      return true
+    end
+    sys.poll({}, 50)
+  end
+  return false
+end
+
 --- Remove temp dirs made by tmpdir().
 function M.cleanup()
   for _, d in ipairs(tmpdirs) do

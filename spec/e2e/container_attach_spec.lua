@@ -17,15 +17,7 @@ local function ok(args)
   return out
 end
 
-local function wait_for(pred)
-  for _ = 1, 100 do
-    if pred() then
-      return true
-    end
-    sys.poll({}, 50)
-  end
-  return false
-end
+local wait_for = h.wait_for
 
 -- Run cbuild ARGS under script(1), typing what the shell command FEED prints.
 local function in_pty(args, feed)

@@ -17,15 +17,7 @@ local function ok(args)
   return out
 end
 
-local function wait_for(pred, tries)
-  for _ = 1, tries or 100 do
-    if pred() then
-      return true
-    end
-    sys.poll({}, 50)
-  end
-  return false
-end
+local wait_for = h.wait_for
 
 setup(function()
   root = h.tmpdir "ccli"

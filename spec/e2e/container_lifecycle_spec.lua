@@ -16,15 +16,7 @@ local function ok(args)
   return out
 end
 
-local function wait_for(pred)
-  for _ = 1, 100 do
-    if pred() then
-      return true
-    end
-    sys.poll({}, 50)
-  end
-  return false
-end
+local wait_for = h.wait_for
 
 setup(function()
   root = h.tmpdir "clife"
