@@ -1,4 +1,4 @@
-/* core/src/http.c: the HTTP transport over libcurl (see cbuild/http.h) */
+/* core/src/http.c: the HTTP transport over libcurl, loaded on first use (see cbuild/http.h) */
 #include "cbuild/http.h"
 
 #include <ctype.h>
@@ -8,7 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
+#include "curl-lazy.h"
 
 #include "util.h"
 
@@ -60,15 +60,17 @@ global_init(struct cb_error **err)
 
   if (done)
     return 0;
-  rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+  if (cb__curl_load(err) < 0)
+    return -1;
+  rc = cb__curl.global_init(CURL_GLOBAL_DEFAULT);
   if (rc != CURLE_OK)
-    return cb_error_set(err, CB_E_HTTP, 0, "initialise libcurl: %s", curl_easy_strerror(rc));
-  share = curl_share_init();
+    return cb_error_set(err, CB_E_HTTP, 0, "initialise libcurl: %s", cb__curl.easy_strerror(rc));
+  share = cb__curl.share_init();
   if (share != NULL) {
     /* single-threaded use: no lock callbacks needed */
-    curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-    curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
-    curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+    cb__curl.share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+    cb__curl.share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+    cb__curl.share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
   }
   done = true;
   return 0;
@@ -183,7 +185,7 @@ choose_mode(struct xfer *x)
   const char *cr;
   unsigned long long start;
 
-  curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+  cb__curl.easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
   if (x->req->sink == NULL || status < 200 || status > 299) {
     x->mode = B_MEMORY;
     return 0;
@@ -324,10 +326,10 @@ setup_attempt(struct xfer *x, struct cb_error **err)
   CURL *e;
 
   if (x->easy != NULL)
-    curl_easy_cleanup(x->easy);
-  curl_slist_free_all(x->hdrs);
+    cb__curl.easy_cleanup(x->easy);
+  cb__curl.slist_free_all(x->hdrs);
   x->hdrs = NULL;
-  x->easy = e = curl_easy_init();
+  x->easy = e = cb__curl.easy_init();
   if (e == NULL)
     return cb_error_set(err, CB_E_HTTP, 0, "create a curl handle");
   x->mode = B_UNDECIDED;
@@ -336,68 +338,68 @@ setup_attempt(struct xfer *x, struct cb_error **err)
   reset_answer(x->resp);
 
   for (const char *const *h = req->headers; h != NULL && *h != NULL; h++)
-    x->hdrs = curl_slist_append(x->hdrs, *h);
-  x->hdrs = curl_slist_append(x->hdrs, "Expect:"); /* no 100-continue round trip */
+    x->hdrs = cb__curl.slist_append(x->hdrs, *h);
+  x->hdrs = cb__curl.slist_append(x->hdrs, "Expect:"); /* no 100-continue round trip */
   x->range_from = 0;
   if (req->sink != NULL && x->w != NULL && x->written > 0) {
     char range[64];
     snprintf(range, sizeof range, "Range: bytes=%llu-", (unsigned long long)x->written);
-    x->hdrs = curl_slist_append(x->hdrs, range);
+    x->hdrs = cb__curl.slist_append(x->hdrs, range);
     x->range_from = x->written;
   }
   if (x->hdrs == NULL)
     cb__die_oom();
 
-  curl_easy_setopt(e, CURLOPT_URL, req->url);
-  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->hdrs);
-  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
-  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(e, CURLOPT_USERAGENT, "cbuild/" CBUILD_VERSION);
-  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-  curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
-  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
-  curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
-  curl_easy_setopt(e, CURLOPT_PRIVATE, x);
-  curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, NULL); /* blobs are hashed as sent */
-  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
-                   req->connect_timeout_ms > 0 ? req->connect_timeout_ms : DEFAULT_CONNECT_MS);
+  cb__curl.easy_setopt(e, CURLOPT_URL, req->url);
+  cb__curl.easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  cb__curl.easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  cb__curl.easy_setopt(e, CURLOPT_HTTPHEADER, x->hdrs);
+  cb__curl.easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
+  cb__curl.easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  cb__curl.easy_setopt(e, CURLOPT_USERAGENT, "cbuild/" CBUILD_VERSION);
+  cb__curl.easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+  cb__curl.easy_setopt(e, CURLOPT_HEADERDATA, x);
+  cb__curl.easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+  cb__curl.easy_setopt(e, CURLOPT_WRITEDATA, x);
+  cb__curl.easy_setopt(e, CURLOPT_PRIVATE, x);
+  cb__curl.easy_setopt(e, CURLOPT_ACCEPT_ENCODING, NULL); /* blobs are hashed as sent */
+  cb__curl.easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+                       req->connect_timeout_ms > 0 ? req->connect_timeout_ms : DEFAULT_CONNECT_MS);
   if (req->timeout_ms > 0)
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, req->timeout_ms);
-  curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
-  curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, STALL_SECONDS);
+    cb__curl.easy_setopt(e, CURLOPT_TIMEOUT_MS, req->timeout_ms);
+  cb__curl.easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  cb__curl.easy_setopt(e, CURLOPT_LOW_SPEED_TIME, STALL_SECONDS);
   if (!(req->flags & CB_HTTP_NO_REDIRECT)) {
-    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(e, CURLOPT_MAXREDIRS, 10L);
-    curl_easy_setopt(e, CURLOPT_UNRESTRICTED_AUTH, 0L);
+    cb__curl.easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
+    cb__curl.easy_setopt(e, CURLOPT_MAXREDIRS, 10L);
+    cb__curl.easy_setopt(e, CURLOPT_UNRESTRICTED_AUTH, 0L);
   }
   if (req->flags & CB_HTTP_INSECURE) {
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+    cb__curl.easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+    cb__curl.easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
   }
   if (share != NULL)
-    curl_easy_setopt(e, CURLOPT_SHARE, share);
+    cb__curl.easy_setopt(e, CURLOPT_SHARE, share);
   if (req->progress != NULL) {
-    curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
-    curl_easy_setopt(e, CURLOPT_XFERINFODATA, x);
-    curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
+    cb__curl.easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
+    cb__curl.easy_setopt(e, CURLOPT_XFERINFODATA, x);
+    cb__curl.easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
   }
 
   if (is_method(req, "HEAD")) {
-    curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+    cb__curl.easy_setopt(e, CURLOPT_NOBODY, 1L);
   } else if (has_body(req)) {
-    curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
-    curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)body_len(req));
+    cb__curl.easy_setopt(e, CURLOPT_UPLOAD, 1L);
+    cb__curl.easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)body_len(req));
     /* 1 MiB reads and sends instead of 64 KiB: a 500 MB blob in 500 callbacks, not 8,000 */
-    curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, 1L << 20);
-    curl_easy_setopt(e, CURLOPT_READFUNCTION, on_read);
-    curl_easy_setopt(e, CURLOPT_READDATA, x);
-    curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, on_seek);
-    curl_easy_setopt(e, CURLOPT_SEEKDATA, x);
-    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method != NULL ? req->method : "PUT");
+    cb__curl.easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, 1L << 20);
+    cb__curl.easy_setopt(e, CURLOPT_READFUNCTION, on_read);
+    cb__curl.easy_setopt(e, CURLOPT_READDATA, x);
+    cb__curl.easy_setopt(e, CURLOPT_SEEKFUNCTION, on_seek);
+    cb__curl.easy_setopt(e, CURLOPT_SEEKDATA, x);
+    cb__curl.easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method != NULL ? req->method : "PUT");
   } else if (req->method != NULL && strcmp(req->method, "GET") != 0) {
-    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method);
+    cb__curl.easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method);
   }
   x->resp->attempts++;
   return 0;
@@ -442,9 +444,9 @@ attempt_done(struct xfer *x, CURLcode rc)
   long status = 0;
   bool retry;
 
-  curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+  cb__curl.easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
   resp->status = status;
-  if (curl_easy_getinfo(x->easy, CURLINFO_EFFECTIVE_URL, &url) == CURLE_OK && url != NULL) {
+  if (cb__curl.easy_getinfo(x->easy, CURLINFO_EFFECTIVE_URL, &url) == CURLE_OK && url != NULL) {
     free(resp->url);
     resp->url = cb__xstrdup(url);
   }
@@ -467,7 +469,7 @@ attempt_done(struct xfer *x, CURLcode rc)
       cb_error_wrap(&resp->error, "%s", what);
     } else {
       cb_error_set(&resp->error, CB_E_HTTP, 0, "%s: %s", what,
-                   x->errbuf[0] != '\0' ? x->errbuf : curl_easy_strerror(rc));
+                   x->errbuf[0] != '\0' ? x->errbuf : cb__curl.easy_strerror(rc));
     }
     drop_writer(x);
     return false;
@@ -496,9 +498,9 @@ static void
 xfer_release(struct xfer *x)
 {
   if (x->easy != NULL)
-    curl_easy_cleanup(x->easy);
+    cb__curl.easy_cleanup(x->easy);
   x->easy = NULL;
-  curl_slist_free_all(x->hdrs);
+  cb__curl.slist_free_all(x->hdrs);
   x->hdrs = NULL;
   drop_writer(x);
   cb_error_free(&x->werr);
@@ -515,9 +517,9 @@ start(CURLM *multi, struct xfer *x)
     x->state = X_DONE;
     return 0;
   }
-  mc = curl_multi_add_handle(multi, x->easy);
+  mc = cb__curl.multi_add_handle(multi, x->easy);
   if (mc != CURLM_OK) {
-    cb_error_set(&x->resp->error, CB_E_HTTP, 0, "add transfer: %s", curl_multi_strerror(mc));
+    cb_error_set(&x->resp->error, CB_E_HTTP, 0, "add transfer: %s", cb__curl.multi_strerror(mc));
     x->state = X_DONE;
     return 0;
   }
@@ -540,10 +542,10 @@ cb_http_perform_all(const struct cb_http_request *reqs, struct cb_http_response 
     resps[i] = (struct cb_http_response){ 0 };
   if (global_init(err) < 0)
     return -1;
-  multi = curl_multi_init();
+  multi = cb__curl.multi_init();
   if (multi == NULL)
     return cb_error_set(err, CB_E_HTTP, 0, "create a curl multi handle");
-  curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)max_parallel);
+  cb__curl.multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)max_parallel);
   xs = cb__xcalloc(n ? n : 1, sizeof *xs);
   for (size_t i = 0; i < n; i++) {
     xs[i].req = &reqs[i];
@@ -573,24 +575,24 @@ cb_http_perform_all(const struct cb_http_request *reqs, struct cb_http_response 
     if (done == n)
       break;
 
-    mc = curl_multi_perform(multi, &still);
+    mc = cb__curl.multi_perform(multi, &still);
     if (mc != CURLM_OK) {
-      ret = cb_error_set(err, CB_E_HTTP, 0, "run transfers: %s", curl_multi_strerror(mc));
+      ret = cb_error_set(err, CB_E_HTTP, 0, "run transfers: %s", cb__curl.multi_strerror(mc));
       break;
     }
-    while ((msg = curl_multi_info_read(multi, &nmsg)) != NULL) {
+    while ((msg = cb__curl.multi_info_read(multi, &nmsg)) != NULL) {
       struct xfer *x = NULL;
       if (msg->msg != CURLMSG_DONE)
         continue;
-      curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
-      curl_multi_remove_handle(multi, x->easy);
+      cb__curl.easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+      cb__curl.multi_remove_handle(multi, x->easy);
       running--;
       if (attempt_done(x, msg->data.result)) {
         x->state = X_WAITING;
       } else {
         x->state = X_DONE;
         done++;
-        curl_easy_cleanup(x->easy);
+        cb__curl.easy_cleanup(x->easy);
         x->easy = NULL;
       }
     }
@@ -602,9 +604,10 @@ cb_http_perform_all(const struct cb_http_request *reqs, struct cb_http_response 
       timeout = d < 0 ? 0 : (d < timeout ? (int)d : timeout);
     }
     if (running > 0 || wake >= 0) {
-      mc = curl_multi_poll(multi, NULL, 0, timeout, NULL);
+      mc = cb__curl.multi_poll(multi, NULL, 0, timeout, NULL);
       if (mc != CURLM_OK) {
-        ret = cb_error_set(err, CB_E_HTTP, 0, "wait for transfers: %s", curl_multi_strerror(mc));
+        ret =
+            cb_error_set(err, CB_E_HTTP, 0, "wait for transfers: %s", cb__curl.multi_strerror(mc));
         break;
       }
     }
@@ -612,11 +615,11 @@ cb_http_perform_all(const struct cb_http_request *reqs, struct cb_http_response 
 
   for (size_t i = 0; i < n; i++) {
     if (xs[i].easy != NULL)
-      curl_multi_remove_handle(multi, xs[i].easy);
+      cb__curl.multi_remove_handle(multi, xs[i].easy);
     xfer_release(&xs[i]);
   }
   free(xs);
-  curl_multi_cleanup(multi);
+  cb__curl.multi_cleanup(multi);
   return ret;
 }
 

@@ -13,7 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
+#include "curl-lazy.h"
 
 #include "tap.h"
 #include "util.h"
@@ -261,6 +261,6 @@ main(void)
   kill(pid, SIGTERM);
   waitpid(pid, NULL, 0);
   free(dir);
-  curl_global_cleanup();
+  cb__curl.global_cleanup();
   return tap_done();
 }
