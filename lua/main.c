@@ -43,8 +43,8 @@ file_exists(const char *dir, const char *rel)
 
 /*
  * Where stdlib lives: $CBUILD_STDLIB, else the installed copy next to the executable
- * (<prefix>/bin/cbuild -> <prefix>/share/cbuild/lua), else the source tree this binary was
- * built from, so build/cbuild runs without installing.
+ * (<prefix>/bin/cbuild -> <prefix>/share/cbuild/lua), else the bytecode compiled in the build
+ * tree, else the source tree this binary was built from, so build/cbuild runs without installing.
  */
 static const char *
 find_stdlib(char *buf, size_t len)
@@ -67,6 +67,8 @@ find_stdlib(char *buf, size_t len)
         return buf;
     }
   }
+  if (file_exists(CBUILD_BUILD_STDLIB, "cbuild/cli/init.lua"))
+    return CBUILD_BUILD_STDLIB;
   return CBUILD_SOURCE_STDLIB;
 }
 
