@@ -169,6 +169,24 @@ lsys_close(lua_State *L)
   return 0;
 }
 
+/* sys.try_lock(path) -> fd holding an exclusive flock (sys.close releases it) | false when
+ * another open file holds it | nil, msg, code */
+static int
+lsys_try_lock(lua_State *L)
+{
+  struct cb_error *err = NULL;
+  int fd = cb_sys_try_lock(luaL_checkstring(L, 1), &err);
+
+  if (fd == -2) {
+    lua_pushboolean(L, 0);
+    return 1;
+  }
+  if (fd < 0)
+    return lcb_pushfail(L, &err);
+  lua_pushinteger(L, fd);
+  return 1;
+}
+
 /* sys.poll({fd, ...}, timeout_ms) -> {ready fd = true, ...} (readable or hung up) */
 static int
 lsys_poll(lua_State *L)
@@ -278,6 +296,7 @@ static const luaL_Reg sys_funcs[] = { { "geteuid", lsys_geteuid },
                                       { "read", lsys_read },
                                       { "write", lsys_write },
                                       { "close", lsys_close },
+                                      { "try_lock", lsys_try_lock },
                                       { "poll", lsys_poll },
                                       { "signalfd", lsys_signalfd },
                                       { "read_signal", lsys_read_signal },

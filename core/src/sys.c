@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
@@ -117,6 +118,21 @@ cb_sys_close(int fd)
 {
   if (fd >= 0)
     close(fd);
+}
+
+int
+cb_sys_try_lock(const char *path, struct cb_error **err)
+{
+  cb_autoclose int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+  if (fd < 0)
+    return cb_error_set(err, CB_E_SYS, errno, "open %s", path);
+  if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+    if (errno == EWOULDBLOCK)
+      return -2;
+    return cb_error_set(err, CB_E_SYS, errno, "lock %s", path);
+  }
+  return cb_steal_fd(&fd);
 }
 
 static void

@@ -48,4 +48,42 @@ describe("the solver", function()
     assert.are.equal(0, status, out .. err)
     assert.matches("#%d+ [%d.]+ 1\n#%d+ [%d.]+ 1\n", err) -- both stages saw the one run
   end)
+
+  describe("cache mount sharing", function()
+    -- Two stages whose steps use one cache mount at the same time: each claims it with a
+    -- mkdir, so a step that finds the other inside exits 3.
+    local function claim(sharing)
+      local df = {}
+      for _, me in ipairs { "a", "b" } do
+        df[#df + 1] = string.format("FROM busybox AS %s\nRUN --mount=type=cache,id=claim,target=/c,sharing=%s "
+          .. "sh -c 'mkdir /c/busy || exit 3; echo %s > /c/who; sleep 0.6; rmdir /c/busy' && echo %s > /%s\n",
+          me, sharing, me, me, me)
+      end
+      df[#df + 1] = "FROM busybox\nCOPY --from=a /a /a\nCOPY --from=b /b /b\n"
+      local root = h.tmpdir "sharing"
+      h.ok(string.format("CBUILD_ROOT=%s %s/examples/busybox/make-busybox.sh %s busybox", q(root), q(h.src),
+        q(h.bin)))
+      local ctx = h.tmpdir "sharingctx"
+      h.write(ctx .. "/Dockerfile", table.concat(df))
+      local status, out, err = h.cbuild(root, "build -t sharing " .. q(ctx))
+      return status, out .. err, root
+    end
+
+    it("shared lets both steps in at once", function()
+      local status, log = claim "shared"
+      assert.are.equal(1, status, log)
+      assert.matches("exited with code 3", log, 1, true)
+    end)
+
+    it("locked makes the second step wait for the first", function()
+      local status, log = claim "locked"
+      assert.are.equal(0, status, log)
+    end)
+
+    it("private gives the second step an instance of its own, kept for later builds", function()
+      local status, log, root = claim "private"
+      assert.are.equal(0, status, log)
+      assert.are.equal(2, #h.listdir(root .. "/cache/mounts"))
+    end)
+  end)
 end)

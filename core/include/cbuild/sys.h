@@ -42,6 +42,10 @@ CB_API int cb_sys_write_all(int fd, const void *buf, size_t len, struct cb_error
 CB_API int cb_sys_poll(struct pollfd *fds, size_t n, int timeout_ms, struct cb_error **err);
 CB_API void cb_sys_close(int fd);
 
+/* Take an exclusive flock(2) on path (a file or directory) without waiting: the locked fd
+ * (close it to release), -2 when another open file holds the lock, -1 on error. */
+CB_API int cb_sys_try_lock(const char *path, struct cb_error **err);
+
 /* Block SIGS (n of them) in this process and return a signalfd that reports them, so an event
  * loop can clean up (kill the step, unmount) on Ctrl-C instead of dying mid-way.  Children
  * must unblock them (the sandbox resets its signal mask).  cb_sys_signals_unblock undoes it. */

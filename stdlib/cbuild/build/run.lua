@@ -92,8 +92,67 @@ local function from_layers(solver, m)
   return layers
 end
 
+local function make_cache_dir(dir, m)
+  if not fs.exists(dir) then
+    errors.need("cache mount " .. dir, fs.mkdir_p(dir, tonumber(m.mode or "755", 8) or 493))
+    fs.chown(dir, math.tointeger(tonumber(m.uid or 0)) or 0, math.tointeger(tonumber(m.gid or 0)) or 0)
+  end
+end
+
+-- dir's lock: its fd, or false when another step (or another cbuild) holds it.
+local function try_lock(dir)
+  local fd, msg = sys.try_lock(dir)
+  if fd == nil then
+    errors.raise("lock cache mount %s: %s", dir, msg)
+  end
+  return fd
+end
+
+-- Wait (letting other branches of the build run) until this process holds dir's lock.
+local function lock_dir(dir)
+  while true do
+    local fd = try_lock(dir)
+    if fd then
+      return fd
+    end
+    sched.poll({}, 50)
+  end
+end
+
+-- The host dir of a cache mount, kept across builds under cache/mounts/, one per id (default:
+-- the target).  Its sharing, as BuildKit: shared lets every step in at once; locked makes a
+-- step wait until no other step (of any build on this store) has it; private gives a step that
+-- finds it in use an instance of its own (id.1, id.2, ...: kept too).  Locks held go on
+-- `held`, released with the step's other mounts.
+local function cache_dir(root, m, held)
+  local id = m.id and m.id ~= "" and m.id or m.target
+  local dir = root .. "/cache/mounts/" .. require("cbuild.core.digest").sha256(id):sub(8, 31)
+  local fd
+  if m.sharing == "locked" then
+    make_cache_dir(dir, m)
+    fd = lock_dir(dir)
+  elseif m.sharing == "private" then
+    local base = dir
+    for n = 1, math.huge do
+      make_cache_dir(dir, m)
+      fd = try_lock(dir)
+      if fd then
+        break
+      end
+      dir = base .. "." .. n
+    end
+  else
+    make_cache_dir(dir, m)
+  end
+  if fd then
+    held[#held + 1] = { release = function() sys.close(fd) end }
+  end
+  return dir
+end
+
 -- RUN --mount specs to sandbox mounts; env gets the variables of secret env= mounts; views
--- collects the snapshot mounts of from= sources, for the caller to release after the step.
+-- collects what the step holds (snapshot mounts of from= sources, cache mount locks), for the
+-- caller to release after the step.
 local function sandbox_mounts(solver, st, env, views)
   local out = {}
   local root = solver.images.root
@@ -102,14 +161,7 @@ local function sandbox_mounts(solver, st, env, views)
     if m.type == "tmpfs" then
       out[#out + 1] = { type = "tmpfs", target = target, size = parse_size(m.size) }
     elseif m.type == "cache" then
-      -- kept across builds under cache/mounts/, one dir per id (default: the target)
-      local id = m.id and m.id ~= "" and m.id or target
-      local dir = root .. "/cache/mounts/" .. require("cbuild.core.digest").sha256(id):sub(8, 31)
-      if not fs.exists(dir) then
-        errors.need("cache mount " .. id, fs.mkdir_p(dir, tonumber(m.mode or "755", 8) or 493))
-        fs.chown(dir, math.tointeger(tonumber(m.uid or 0)) or 0, math.tointeger(tonumber(m.gid or 0)) or 0)
-      end
-      out[#out + 1] = { type = "bind", source = dir, target = target, readonly = false }
+      out[#out + 1] = { type = "bind", source = cache_dir(root, m, views), target = target, readonly = false }
     elseif m.type == "bind" and (m.from_state or m.from_image) then
       local view = snapshot.mount(solver.images, from_layers(solver, m), { driver = solver.opts.driver })
       views[#views + 1] = view
@@ -445,7 +497,7 @@ function M.execute(solver, st, parent)
   for k, v in pairs(a.proxy or {}) do -- usable in RUN, never in the key or the history
     env[#env + 1] = k .. "=" .. v
   end
-  local views = {} -- snapshot mounts of from= sources, released after the step
+  local views = {} -- snapshot mounts of from= sources and cache locks, released after the step
   local _ <close> = setmetatable({}, { __close = function()
     for i = #views, 1, -1 do
       views[i]:release()
