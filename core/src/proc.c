@@ -3,8 +3,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
-#include <linux/capability.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -12,50 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "util.h"
-
-#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-/* Put fds 0-2 in place from STDIO (-1: /dev/null when devnull, else left alone). */
-static int
-setup_stdio(const int stdio[3], bool devnull)
-{
-  int tmp[3];
-
-  for (int i = 0; i < 3; i++) {
-    tmp[i] = -1;
-    if (stdio[i] >= 0)
-      tmp[i] = fcntl(stdio[i], F_DUPFD_CLOEXEC, 3);
-    else if (devnull)
-      tmp[i] = open("/dev/null", (i == 0 ? O_RDONLY : O_WRONLY) | O_CLOEXEC);
-    else
-      continue;
-    if (tmp[i] < 0)
-      return -1;
-  }
-  for (int i = 0; i < 3; i++)
-    if (tmp[i] >= 0 && (dup2(tmp[i], i) < 0 || close(tmp[i]) < 0))
-      return -1;
-  return 0;
-}
-
-static void
-reset_signals(void)
-{
-  sigset_t all;
-
-  sigfillset(&all);
-  for (int sig = 1; sig < NSIG; sig++)
-    if (sig != SIGKILL && sig != SIGSTOP)
-      signal(sig, SIG_DFL);
-  sigprocmask(SIG_UNBLOCK, &all, NULL);
-}
 
 pid_t
 cb_proc_spawn_detached(const char *const *argv, const int stdio[3], int keep_fd,
@@ -84,7 +44,7 @@ cb_proc_spawn_detached(const char *const *argv, const int stdio[3], int keep_fd,
     if (me != 0)
       _exit(me < 0 ? 1 : 0);
     me = getpid();
-    reset_signals();
+    cb__reset_signals();
     if (cb_write_all(wr, &me, sizeof me) < 0)
       _exit(1);
     if (keep_fd >= 0 && keep_fd != wr) {
@@ -92,7 +52,7 @@ cb_proc_spawn_detached(const char *const *argv, const int stdio[3], int keep_fd,
       if (flags < 0 || fcntl(keep_fd, F_SETFD, flags & ~FD_CLOEXEC) < 0)
         goto fail;
     }
-    if (setup_stdio(stdio, true) < 0)
+    if (cb__setup_stdio(stdio, true) < 0)
       goto fail;
     for (int fd = 3; fd < 1024; fd++) /* keep only 0-2, KEEP_FD and our reporting pipe */
       if (fd != keep_fd && fd != wr)
@@ -227,37 +187,16 @@ static void
 drop_privileges(struct enter_child *c)
 {
   const struct cb_proc_enter_config *cfg = c->cfg;
-  uint64_t keep = cfg->privileged ? ~UINT64_C(0) : cfg->caps;
-  struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
-  struct __user_cap_data_struct data[2];
+  struct cb__creds cr = { .uid = cfg->uid,
+                          .gid = cfg->gid,
+                          .groups = cfg->groups,
+                          .ngroups = cfg->ngroups,
+                          .caps = cfg->caps,
+                          .privileged = cfg->privileged };
+  char what[128];
 
-  if (!cfg->privileged)
-    for (int cap = 0; cap <= 63; cap++)
-      if (!(keep & (UINT64_C(1) << cap)) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 &&
-          errno != EINVAL)
-        child_fail(c, "drop capability %d from the bounding set", cap);
-  if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
-    child_fail(c, "clear ambient capabilities");
-  if (setgroups(cfg->ngroups, cfg->groups) < 0)
-    child_fail(c, "setgroups");
-  if (setresgid(cfg->gid, cfg->gid, cfg->gid) < 0)
-    child_fail(c, "setgid %u", (unsigned)cfg->gid);
-  if (setresuid(cfg->uid, cfg->uid, cfg->uid) < 0)
-    child_fail(c, "setuid %u", (unsigned)cfg->uid);
-  if (cfg->uid == 0 && !cfg->privileged) {
-    /* never more than we have ourselves: capset cannot raise the permitted set */
-    memset(data, 0, sizeof data);
-    if (syscall(SYS_capget, &hdr, data) < 0)
-      child_fail(c, "get capabilities");
-    keep &= (uint64_t)data[0].permitted | ((uint64_t)data[1].permitted << 32);
-    memset(data, 0, sizeof data);
-    data[0].effective = data[0].permitted = (uint32_t)keep;
-    data[1].effective = data[1].permitted = (uint32_t)(keep >> 32);
-    if (syscall(SYS_capset, &hdr, data) < 0)
-      child_fail(c, "set capabilities");
-  }
-  if (!cfg->privileged && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-    child_fail(c, "set no_new_privs");
+  if (cb__drop_privileges(&cr, what, sizeof what) < 0)
+    child_fail(c, "%s", what);
 }
 
 __attribute__((noreturn)) static void
@@ -266,50 +205,18 @@ do_exec(struct enter_child *c)
   static char *const empty[] = { NULL };
   char *const *argv = (char *const *)c->cfg->argv;
   char *const *env = c->cfg->env != NULL ? (char *const *)c->cfg->env : empty;
-  const char *file = argv[0], *path = DEFAULT_PATH;
+  const char *file = argv[0];
   char buf[4096 + 1 + sizeof(int)];
   size_t flen = strlen(file);
-  int saved = ENOENT;
+  int saved = cb__execvpe(file, argv, env, cb__exec_path(env));
 
-  for (char *const *e = env; *e != NULL; e++)
-    if (strncmp(*e, "PATH=", 5) == 0)
-      path = *e + 5;
-  if (strchr(file, '/') != NULL) {
-    execve(file, argv, env);
-    saved = errno;
-  } else {
-    for (const char *p = path;;) {
-      const char *end = strchrnul(p, ':');
-      size_t dlen = (size_t)(end - p);
-      char full[4096];
-      if (dlen + flen + 2 <= sizeof full) {
-        if (dlen == 0) {
-          memcpy(full, file, flen + 1);
-        } else {
-          memcpy(full, p, dlen);
-          full[dlen] = '/';
-          memcpy(full + dlen + 1, file, flen + 1);
-        }
-        execve(full, argv, env);
-        if (errno == EACCES)
-          saved = EACCES;
-        else if (errno != ENOENT && errno != ENOTDIR) {
-          saved = errno;
-          break;
-        }
-      }
-      if (*end == '\0')
-        break;
-      p = end + 1;
-    }
-  }
   buf[0] = MSG_EXEC;
   memcpy(buf + 1, &saved, sizeof saved);
   if (flen > 4096)
     flen = 4096;
   memcpy(buf + 1 + sizeof saved, file, flen);
   cb_write_all(c->msg_fd, buf, 1 + sizeof saved + flen);
-  _exit(saved == ENOENT || saved == ENOTDIR ? 127 : 126);
+  _exit(cb__exec_code(saved));
 }
 
 __attribute__((noreturn)) static void
@@ -318,7 +225,7 @@ enter_child_main(struct enter_child *c)
   const struct cb_proc_enter_config *cfg = c->cfg;
   static const int nstypes[4] = { CLONE_NEWIPC, CLONE_NEWUTS, CLONE_NEWNET, CLONE_NEWNS };
 
-  reset_signals();
+  cb__reset_signals();
   for (size_t i = 0; i < cfg->ncgroup_procs; i++)
     write_file(c, cfg->cgroup_procs[i], "0");
   for (int i = 0; i < 4; i++)
@@ -326,7 +233,7 @@ enter_child_main(struct enter_child *c)
       child_fail(c, "join the container's namespaces (setns)");
   if (fchdir(c->rootfd) < 0 || chroot(".") < 0)
     child_fail(c, "enter the container's root");
-  if (setup_stdio(cfg->stdio, false) < 0)
+  if (cb__setup_stdio(cfg->stdio, false) < 0)
     child_fail(c, "set up stdio");
   if (cfg->ctty && (setsid() < 0 || ioctl(0, TIOCSCTTY, 0) < 0))
     child_fail(c, "make fd 0 the controlling terminal");
@@ -359,13 +266,6 @@ close_all(int *fds, size_t n)
       close(fds[i]);
       fds[i] = -1;
     }
-}
-
-static void
-reap(pid_t pid)
-{
-  while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-    ;
 }
 
 struct cb_proc *
@@ -441,7 +341,7 @@ cb_proc_enter(const struct cb_proc_enter_config *cfg, struct cb_error **err)
     cb_error_set(err, CB_E_SYS, e, "exec: %s",
                  (size_t)n > 1 + sizeof e ? buf + 1 + sizeof e : "setup failed");
     close(pipefd[0]);
-    reap(pid);
+    cb__reap(pid);
     free(p);
     return NULL;
   }
@@ -453,14 +353,7 @@ cb_proc_enter(const struct cb_proc_enter_config *cfg, struct cb_error **err)
     buf[n] = '\0';
     if ((size_t)n > 1 + sizeof e)
       file = buf + 1 + sizeof e;
-    if (e == ENOENT || e == ENOTDIR)
-      p->st.exec_error =
-          strchr(file, '/') == NULL
-              ? cb__xasprintf("exec: \"%s\": executable file not found in $PATH", file)
-              : cb__xasprintf("exec: \"%s\": stat %s: no such file or directory", file, file);
-    else
-      p->st.exec_error =
-          cb__xasprintf("exec: \"%s\": %s", file, e == EACCES ? "permission denied" : strerror(e));
+    p->st.exec_error = cb__exec_error(file, e);
   }
   close(pipefd[0]);
   return p;
@@ -481,23 +374,13 @@ cb_proc_pid(const struct cb_proc *p)
 int
 cb_proc_enter_wait(struct cb_proc *p, bool nohang, struct cb_proc_status *st, struct cb_error **err)
 {
-  siginfo_t si;
-
   if (!p->reaped) {
-    memset(&si, 0, sizeof si);
-    while (waitid(P_PID, (id_t)p->pid, &si, WEXITED | (nohang ? WNOHANG : 0)) < 0)
-      if (errno != EINTR)
-        return cb_error_set(err, CB_E_SYS, errno, "exec: wait for pid %d", (int)p->pid);
-    if (si.si_pid == 0)
+    int r = cb__wait_exit(p->pid, nohang, &p->st.exited, &p->st.code, &p->st.signal);
+    if (r < 0)
+      return cb_error_set(err, CB_E_SYS, errno, "exec: wait for pid %d", (int)p->pid);
+    if (r == 0)
       return 0;
     p->reaped = true;
-    if (si.si_code == CLD_EXITED) {
-      p->st.exited = true;
-      p->st.code = si.si_status;
-    } else {
-      p->st.signal = si.si_status;
-      p->st.code = 128 + si.si_status;
-    }
   }
   if (st != NULL)
     *st = p->st;
@@ -521,7 +404,7 @@ cb_proc_free(struct cb_proc *p)
     return;
   if (!p->reaped) {
     kill(p->pid, SIGKILL);
-    reap(p->pid);
+    cb__reap(p->pid);
   }
   free(p->st.exec_error);
   free(p);

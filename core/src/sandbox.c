@@ -15,9 +15,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <limits.h>
-#include <linux/capability.h>
 #include <linux/openat2.h>
 #include <net/if.h>
 #include <sched.h>
@@ -34,14 +32,13 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "util.h"
 
-#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-#define STUBS_MAX    4096
+#define STUBS_MAX 4096
 
 enum { MSG_READY = 1, MSG_SETUP_FAIL, MSG_EXEC_FAIL };
 
@@ -59,10 +56,7 @@ struct child {
   int rootfd;  /* O_PATH of the rootfs bind, set in the child */
   const char *path;
   char *const *env;   /* as execve wants it */
-  uint64_t keep_caps; /* bounding set to keep */
-  bool drop_bounding;
-  uint64_t eff_caps; /* permitted = effective set to install after setuid (raw capset: the
-                         child must not malloc, so no cap_t) */
+  uint64_t keep_caps; /* capabilities to keep (parsed by the parent: libcap mallocs) */
   char stubs[STUBS_MAX];
   size_t stubs_len;
 };
@@ -613,89 +607,34 @@ static void
 drop_privileges(struct child *c)
 {
   const struct cb_sandbox_config *cfg = c->cfg;
+  struct cb__creds cr = { .uid = cfg->uid,
+                          .gid = cfg->gid,
+                          .groups = cfg->groups,
+                          .ngroups = cfg->ngroups,
+                          .caps = c->keep_caps,
+                          .privileged = cfg->privileged };
+  char what[128];
 
-  if (c->drop_bounding) {
-    for (int cap = 0; cap <= 63; cap++) {
-      if (c->keep_caps & (UINT64_C(1) << cap))
-        continue;
-      if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
-        child_fail(c, "drop capability %d from the bounding set", cap);
-    }
-  }
-  if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
-    child_fail(c, "clear ambient capabilities");
-  if (setgroups(cfg->ngroups, cfg->groups) < 0)
-    child_fail(c, "setgroups");
-  if (setresgid(cfg->gid, cfg->gid, cfg->gid) < 0)
-    child_fail(c, "setgid %u", (unsigned)cfg->gid);
-  if (setresuid(cfg->uid, cfg->uid, cfg->uid) < 0)
-    child_fail(c, "setuid %u", (unsigned)cfg->uid);
-  /* a non-root uid lost permitted/effective in setresuid; root gets exactly the kept set and
-   * an empty inheritable set */
-  {
-    struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
-    struct __user_cap_data_struct data[2];
-    memset(data, 0, sizeof data);
-    data[0].effective = data[0].permitted = (uint32_t)c->eff_caps;
-    data[1].effective = data[1].permitted = (uint32_t)(c->eff_caps >> 32);
-    if (syscall(SYS_capset, &hdr, data) < 0)
-      child_fail(c, "set capabilities");
-  }
-  if (!cfg->privileged && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-    child_fail(c, "set no_new_privs");
+  if (cb__drop_privileges(&cr, what, sizeof what) < 0)
+    child_fail(c, "%s", what);
 }
 
 /* execvp with the container's PATH; reports the failure and exits 127/126. */
 __attribute__((noreturn)) static void
 do_exec(struct child *c)
 {
-  char *const *argv = (char *const *)c->cfg->argv;
-  const char *file = argv[0];
-  char buf[PATH_MAX];
-  size_t flen = strlen(file);
-  int saved = ENOENT;
+  const char *file = c->cfg->argv[0];
+  int saved = cb__execvpe(file, (char *const *)c->cfg->argv, c->env, c->path);
 
-  if (strchr(file, '/') != NULL) {
-    execve(file, argv, c->env);
-    saved = errno;
-  } else {
-    const char *p = c->path;
-    for (;;) {
-      const char *end = strchrnul(p, ':');
-      size_t dlen = (size_t)(end - p);
-      if (dlen + flen + 2 <= sizeof buf) {
-        if (dlen == 0) {
-          memcpy(buf, file, flen + 1);
-        } else {
-          memcpy(buf, p, dlen);
-          buf[dlen] = '/';
-          memcpy(buf + dlen + 1, file, flen + 1);
-        }
-        execve(buf, argv, c->env);
-        if (errno == EACCES)
-          saved = EACCES;
-        else if (errno != ENOENT && errno != ENOTDIR && errno != ESTALE && errno != ENODEV &&
-                 errno != ETIMEDOUT) {
-          saved = errno;
-          break;
-        }
-      }
-      if (*end == '\0')
-        break;
-      p = end + 1;
-    }
-  }
-  send_msg(c->msg_fd, MSG_EXEC_FAIL, saved, file, flen);
-  _exit(saved == ENOENT || saved == ENOTDIR ? 127 : 126);
+  send_msg(c->msg_fd, MSG_EXEC_FAIL, saved, file, strlen(file));
+  _exit(cb__exec_code(saved));
 }
 
 __attribute__((noreturn)) static void
 child_main(struct child *c)
 {
   const struct cb_sandbox_config *cfg = c->cfg;
-  sigset_t all;
   char b;
-  int tmp[3];
 
   if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
     child_fail(c, "set the parent-death signal");
@@ -703,21 +642,10 @@ child_main(struct child *c)
     _exit(125); /* the parent gave up on us */
   close(c->sync_fd);
 
-  sigfillset(&all);
-  for (int sig = 1; sig < NSIG; sig++)
-    if (sig != SIGKILL && sig != SIGSTOP)
-      signal(sig, SIG_DFL);
-  sigprocmask(SIG_UNBLOCK, &all, NULL);
+  cb__reset_signals();
   umask(022);
-
-  for (int i = 0; i < 3; i++) {
-    tmp[i] = -1;
-    if (cfg->stdio[i] >= 0 && (tmp[i] = fcntl(cfg->stdio[i], F_DUPFD_CLOEXEC, 3)) < 0)
-      child_fail(c, "dup fd %d", cfg->stdio[i]);
-  }
-  for (int i = 0; i < 3; i++)
-    if (tmp[i] >= 0 && (dup2(tmp[i], i) < 0 || close(tmp[i]) < 0))
-      child_fail(c, "dup2 onto fd %d", i);
+  if (cb__setup_stdio(cfg->stdio, false) < 0)
+    child_fail(c, "set up stdio");
   if ((cfg->setsid || cfg->ctty) && setsid() < 0)
     child_fail(c, "setsid");
   if (cfg->ctty && ioctl(0, TIOCSCTTY, 0) < 0)
@@ -774,7 +702,6 @@ prepare_caps(const struct cb_sandbox_config *cfg, struct child *c, struct cb_err
   int ncaps = cap_max_bits();
   uint64_t all = ncaps >= 64 ? ~UINT64_C(0) : (UINT64_C(1) << ncaps) - 1;
   uint64_t keep = CB_SANDBOX_DEFAULT_CAPS_MASK;
-  cap_t cur;
 
   if (cfg->privileged) {
     keep = all;
@@ -792,21 +719,6 @@ prepare_caps(const struct cb_sandbox_config *cfg, struct child *c, struct cb_err
     }
   }
   c->keep_caps = keep & all;
-  c->drop_bounding = !cfg->privileged;
-  if (cfg->uid != 0)
-    return 0; /* setresuid clears permitted/effective; install an empty set */
-  cur = cap_get_proc();
-  if (cur == NULL)
-    return cb_error_set(err, CB_E_SYS, errno, "read own capabilities");
-  for (cap_value_t v = 0; v < ncaps && v < 64; v++) {
-    cap_flag_value_t have = CAP_CLEAR;
-    if (!(c->keep_caps & (UINT64_C(1) << v)))
-      continue;
-    if (cap_get_flag(cur, v, CAP_PERMITTED, &have) < 0 || have != CAP_SET || cap_get_bound(v) != 1)
-      continue;
-    c->eff_caps |= UINT64_C(1) << v;
-  }
-  cap_free(cur);
   return 0;
 }
 
@@ -877,13 +789,6 @@ read_msg(int fd, struct msg_hdr *h, char **data)
   return 1;
 }
 
-static void
-reap(pid_t pid)
-{
-  while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-    ;
-}
-
 static int
 join_cgroups(const struct cb_sandbox_config *cfg, pid_t pid, struct cb_error **err)
 {
@@ -932,10 +837,7 @@ cb_sandbox_spawn(const struct cb_sandbox_config *cfg, struct cb_error **err)
   c.cfg = cfg;
   c.rootfd = -1;
   c.env = cfg->env != NULL ? (char *const *)cfg->env : empty_env;
-  c.path = DEFAULT_PATH;
-  for (char *const *e = c.env; *e != NULL; e++)
-    if (strncmp(*e, "PATH=", 5) == 0)
-      c.path = *e + 5;
+  c.path = cb__exec_path(c.env);
   if (!cfg->host_network)
     flags |= CLONE_NEWNET;
   if (prepare_caps(cfg, &c, err) < 0)
@@ -981,13 +883,13 @@ cb_sandbox_spawn(const struct cb_sandbox_config *cfg, struct cb_error **err)
 
   if (join_cgroups(cfg, pid, err) < 0) {
     kill(pid, SIGKILL);
-    reap(pid);
+    cb__reap(pid);
     return NULL;
   }
   if (cb_write_all(sync_wr, "x", 1) < 0) {
     cb_error_set(err, CB_E_SYS, errno, "sandbox: start the child");
     kill(pid, SIGKILL);
-    reap(pid);
+    cb__reap(pid);
     return NULL;
   }
   close(cb_steal_fd(&sync_wr));
@@ -1003,7 +905,7 @@ cb_sandbox_spawn(const struct cb_sandbox_config *cfg, struct cb_error **err)
     else
       cb_error_set(err, CB_E_SYS, EPROTO, "sandbox: unexpected message %u", h.type);
     kill(pid, SIGKILL);
-    reap(pid);
+    cb__reap(pid);
     return NULL;
   }
 
@@ -1042,18 +944,8 @@ exec_error(struct cb_sandbox *sb)
 
   if (read_msg(sb->msg_fd, &h, &file) <= 0 || h.type != MSG_EXEC_FAIL)
     return;
-  if (h.errnum == ENOENT || h.errnum == ENOTDIR) {
-    sb->st.code = 127;
-    if (strchr(file, '/') == NULL)
-      sb->st.exec_error = cb__xasprintf("exec: \"%s\": executable file not found in $PATH", file);
-    else
-      sb->st.exec_error =
-          cb__xasprintf("exec: \"%s\": stat %s: no such file or directory", file, file);
-  } else {
-    sb->st.code = 126;
-    sb->st.exec_error = cb__xasprintf(
-        "exec: \"%s\": %s", file, h.errnum == EACCES ? "permission denied" : strerror(h.errnum));
-  }
+  sb->st.code = cb__exec_code(h.errnum);
+  sb->st.exec_error = cb__exec_error(file, h.errnum);
   sb->st.exited = true;
   sb->st.signal = 0;
 }
@@ -1062,23 +954,13 @@ int
 cb_sandbox_wait(struct cb_sandbox *sb, bool nohang, struct cb_sandbox_status *st,
                 struct cb_error **err)
 {
-  siginfo_t si;
-
   if (!sb->reaped) {
-    memset(&si, 0, sizeof si);
-    while (waitid(P_PID, (id_t)sb->pid, &si, WEXITED | (nohang ? WNOHANG : 0)) < 0)
-      if (errno != EINTR)
-        return cb_error_set(err, CB_E_SYS, errno, "sandbox: wait for pid %d", (int)sb->pid);
-    if (si.si_pid == 0)
+    int r = cb__wait_exit(sb->pid, nohang, &sb->st.exited, &sb->st.code, &sb->st.signal);
+    if (r < 0)
+      return cb_error_set(err, CB_E_SYS, errno, "sandbox: wait for pid %d", (int)sb->pid);
+    if (r == 0)
       return 0;
     sb->reaped = true;
-    if (si.si_code == CLD_EXITED) {
-      sb->st.exited = true;
-      sb->st.code = si.si_status;
-    } else {
-      sb->st.signal = si.si_status;
-      sb->st.code = 128 + si.si_status;
-    }
     exec_error(sb);
     close(cb_steal_fd(&sb->msg_fd));
   }
