@@ -10,9 +10,11 @@
 #include <lualib.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "lcb.h"
@@ -43,8 +45,8 @@ file_exists(const char *dir, const char *rel)
 
 /*
  * Where stdlib lives: $CBUILD_STDLIB, else the installed copy next to the executable
- * (<prefix>/bin/cbuild -> <prefix>/share/cbuild/lua), else the bytecode compiled in the build
- * tree, else the source tree this binary was built from, so build/cbuild runs without installing.
+ * (<prefix>/bin/cbuild -> <prefix>/share/cbuild/lua), else the source tree this binary was
+ * built from, so build/cbuild runs without installing (with build_tree_searcher in front).
  */
 static const char *
 find_stdlib(char *buf, size_t len)
@@ -67,9 +69,59 @@ find_stdlib(char *buf, size_t len)
         return buf;
     }
   }
-  if (file_exists(CBUILD_BUILD_STDLIB, "cbuild/cli/init.lua"))
-    return CBUILD_BUILD_STDLIB;
   return CBUILD_SOURCE_STDLIB;
+}
+
+static bool
+newer_or_same(const struct timespec *a, const struct timespec *b)
+{
+  return a->tv_sec > b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec >= b->tv_nsec);
+}
+
+/*
+ * Running from the build tree, a searcher ahead of Lua's own: a stdlib module's bytecode from
+ * the build (CMake's stdlib-bytecode target), unless its source changed since it was compiled;
+ * then Lua's searcher compiles the source, so build/cbuild never runs stale Lua between builds.
+ */
+static int
+build_tree_searcher(lua_State *L)
+{
+  static const char *const suffixes[] = { ".lua", "/init.lua" };
+  const char *rel = luaL_gsub(L, luaL_checkstring(L, 1), ".", "/");
+
+  for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
+    char src[PATH_MAX], bin[PATH_MAX];
+    struct stat ss, bs;
+    if (snprintf(src, sizeof src, "%s/%s%s", CBUILD_SOURCE_STDLIB, rel, suffixes[i]) >=
+            (int)sizeof src ||
+        snprintf(bin, sizeof bin, "%s/%s%s", CBUILD_BUILD_STDLIB, rel, suffixes[i]) >=
+            (int)sizeof bin ||
+        stat(src, &ss) < 0)
+      continue;
+    if (stat(bin, &bs) < 0 || !newer_or_same(&bs.st_mtim, &ss.st_mtim))
+      return 0; /* not compiled yet, or edited since: the source it is */
+    if (luaL_loadfilex(L, bin, "b") != LUA_OK)
+      return luaL_error(L, "error loading module '%s' from file '%s':\n\t%s", lua_tostring(L, 1),
+                        bin, lua_tostring(L, -1));
+    lua_pushstring(L, bin);
+    return 2;
+  }
+  return 0;
+}
+
+/* Put build_tree_searcher second in package.searchers, after the preload searcher. */
+static void
+add_build_tree_searcher(lua_State *L)
+{
+  lua_getglobal(L, "package");
+  lua_getfield(L, -1, "searchers");
+  for (lua_Integer i = (lua_Integer)luaL_len(L, -1); i >= 2; i--) {
+    lua_rawgeti(L, -1, i);
+    lua_rawseti(L, -2, i + 1);
+  }
+  lua_pushcfunction(L, build_tree_searcher);
+  lua_rawseti(L, -2, 2);
+  lua_pop(L, 2);
 }
 
 static int
@@ -103,6 +155,8 @@ pmain(lua_State *L)
   lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;%s", stdlib, stdlib, lua_tostring(L, -1));
   lua_setfield(L, -3, "path");
   lua_pop(L, 2);
+  if (strcmp(stdlib, CBUILD_SOURCE_STDLIB) == 0)
+    add_build_tree_searcher(L);
 
   lua_createtable(L, argc, 1); /* the global `arg`, as lua.c makes it */
   for (int i = 0; i < argc; i++) {

@@ -233,8 +233,9 @@ local function heredoc_argv(a)
   return shell
 end
 
--- /etc/resolv.conf, /etc/hosts and /etc/hostname for the step, in a scratch dir of the store.
-local function etc_files(dir)
+-- /etc/resolv.conf, /etc/hosts and /etc/hostname for the step, in a scratch dir of the store;
+-- extra_hosts ({{name=, ip=}}, from --add-host) follow localhost in /etc/hosts, as docker's.
+local function etc_files(dir, extra_hosts)
   local resolv = fs.read_file "/etc/resolv.conf" or ""
   local files = {
     resolv_conf = dir .. "/resolv.conf",
@@ -242,8 +243,11 @@ local function etc_files(dir)
     hostname = dir .. "/hostname",
   }
   errors.need("write resolv.conf", fs.write_file(files.resolv_conf, resolv, { mode = 420 }))
-  errors.need("write hosts", fs.write_file(files.hosts,
-    "127.0.0.1\tlocalhost " .. M.HOSTNAME .. "\n::1\tlocalhost ip6-localhost ip6-loopback\n", { mode = 420 }))
+  local hosts = { "127.0.0.1\tlocalhost " .. M.HOSTNAME, "::1\tlocalhost ip6-localhost ip6-loopback" }
+  for _, h in ipairs(extra_hosts or {}) do
+    hosts[#hosts + 1] = h.ip .. "\t" .. h.name
+  end
+  errors.need("write hosts", fs.write_file(files.hosts, table.concat(hosts, "\n") .. "\n", { mode = 420 }))
   errors.need("write hostname", fs.write_file(files.hostname, M.HOSTNAME .. "\n", { mode = 420 }))
   return files
 end
@@ -528,7 +532,7 @@ function M.execute(solver, st, parent)
       groups = who.groups,
       hostname = M.HOSTNAME,
       network = (a.network == nil or a.network == "default") and (solver.opts.network or "host") or a.network,
-      etc_files = etc_files(scratch),
+      etc_files = etc_files(scratch, solver.opts.extra_hosts),
       stdout = wfd,
       stderr = wfd,
       mounts = mounts,

@@ -169,6 +169,7 @@ function ops.run(self, st, parent)
     workdir = cfg.WorkingDir or "",
     network = a.network or "",
     mounts = run.mounts_key(self, a.mounts, a.context),
+    extra_hosts = self.opts.extra_hosts, -- BuildKit keys them too: they can change the result
   })
   return step(self, st, parent, key, function()
     return run.execute(self, st, parent)
@@ -288,9 +289,18 @@ function Solver:solve_all(states)
   return results
 end
 
---- Store the result as an image; returns the manifest descriptor.
-function Solver:commit(result)
+--- Store the result as an image; returns the manifest descriptor.  opts.labels ({key = value},
+--- build --label) are added to the config's Labels.
+function Solver:commit(result, opts)
   local cfg = imgconfig.copy(result.config)
+  if opts and opts.labels and next(opts.labels) then -- build --label: on the image, not a step
+    cfg.config = cfg.config or {}
+    local labels = cfg.config.Labels or {}
+    for k, v in pairs(opts.labels) do
+      labels[k] = v
+    end
+    cfg.config.Labels = labels
+  end
   return self.images:put_image(cfg, result.layers)
 end
 

@@ -17,6 +17,12 @@ function M.setup(cmd)
   cmd:option("--platform", "Set the platform of the image (only the host's for now).")
   cmd:option("--progress", "Progress output: auto (tty on a terminal, else plain), plain, tty, quiet.", "auto")
   cmd:option("--iidfile", "Write the image ID to the file.")
+  cmd:option("--metadata-file", "Write the build result's metadata (image digest, names) as JSON to the file.")
+  cmd:option("--label", "Set metadata for the image (KEY=VALUE); may be repeated."):count "*"
+  cmd:option("--add-host", "Add a custom host-to-IP mapping (HOST:IP) to RUN steps' /etc/hosts."):count "*"
+  cmd:option("-o --output", "Also export the result: type=local,dest=DIR (or just DIR), type=tar,dest=FILE (or -)."
+    ):count "*"
+  cmd:flag("--push", "Push the tagged image to its registry after the build.")
   cmd:option("--timestamp", "Set created timestamps and clamp file times (like SOURCE_DATE_EPOCH).")
   cmd:flag("--no-cache", "Do not use the cache when building the image.")
   cmd:flag("--pull", "Always pull the FROM images, even when the store has them.")
@@ -68,6 +74,100 @@ function M.predefined(platform)
     BUILDPLATFORM = pstr, BUILDOS = platform.os, BUILDARCH = platform.architecture,
     BUILDVARIANT = platform.variant or "",
   }
+end
+
+--- --label KEY=VALUE flags as {KEY = VALUE} (KEY alone: an empty value, as docker).
+function M.labels(list)
+  local out = {}
+  for _, kv in ipairs(list or {}) do
+    local k, v = kv:match "^([^=]*)=(.*)$"
+    k, v = k or kv, v or ""
+    if k == "" then
+      errors.raise("invalid label '%s': empty name", kv)
+    end
+    out[k] = v
+  end
+  return out
+end
+
+--- --add-host HOST:IP (or HOST=IP) flags as {{name =, ip =}}; host-gateway is the host itself,
+--- which RUN steps share the network of.
+function M.extra_hosts(list)
+  local out = {}
+  for _, spec in ipairs(list or {}) do
+    local name, ip = spec:match "^([^:=]+)[:=](.+)$"
+    if not name then
+      errors.raise("invalid argument %q for \"--add-host\" flag: invalid IP address in add-host", spec)
+    end
+    if ip == "host-gateway" then
+      ip = "127.0.0.1"
+    elseif not (ip:match "^%d+%.%d+%.%d+%.%d+$" or ip:match "^%[?[%x:]+%]?$") then
+      errors.raise("invalid argument %q for \"--add-host\" flag: invalid IP address in add-host: %q", spec, ip)
+    end
+    out[#out + 1] = { name = name, ip = (ip:gsub("^%[(.*)%]$", "%1")) }
+  end
+  return out
+end
+
+--- -o/--output specs: "type=local,dest=DIR", "type=tar,dest=FILE|-", or a bare DIR (local)
+--- or "-" (tar to stdout), as docker buildx; returns {{type =, dest =}}.
+function M.outputs(list)
+  local out = {}
+  for _, spec in ipairs(list or {}) do
+    local o = {}
+    if not spec:find("=", 1, true) then
+      o.type, o.dest = spec == "-" and "tar" or "local", spec
+    else
+      for kv in spec:gmatch "[^,]+" do
+        local k, v = kv:match "^([^=]+)=(.*)$"
+        if not k then
+          errors.raise("invalid --output '%s': want type=local,dest=DIR", spec)
+        end
+        o[k] = v
+      end
+    end
+    if o.type ~= "local" and o.type ~= "tar" then
+      errors.raise("--output type=%s is not supported (local or tar)", tostring(o.type))
+    end
+    if not o.dest or o.dest == "" then
+      errors.raise("--output %s: dest= is required", spec)
+    end
+    out[#out + 1] = o
+  end
+  return out
+end
+
+-- The result's files into o.dest: a directory (local) or a tarball (tar; "-" = stdout), the
+-- layers applied in order as a container would see them.
+local function export(images, result, o)
+  local archive = require "cbuild.core.archive"
+  if o.type == "local" then
+    errors.need("--output " .. o.dest, fs.mkdir_p(o.dest))
+    for _, layer in ipairs(result.layers) do
+      errors.need("--output: unpack layer " .. layer.digest, archive.apply(images.blobs:path(layer.digest), o.dest))
+    end
+    return
+  end
+  -- tar: the tree unpacked in a scratch dir, written as one layer into a scratch store, moved
+  local tmp = errors.need("--output", fs.mkdtemp(images.root .. "/tmp/export-"))
+  local _ <close> = setmetatable({}, { __close = function()
+    fs.rm_rf(tmp)
+  end })
+  export(images, result, { type = "local", dest = tmp .. "/rootfs" })
+  local scratch <close> = errors.need("--output", require("cbuild.core.store").open(tmp .. "/store", { create = true }))
+  local d = errors.need("--output " .. o.dest, archive.layer_from_dir(scratch, tmp .. "/rootfs", {}))
+  if o.dest == "-" then
+    local f <close> = assert(io.open(scratch:path(d), "rb"))
+    while true do
+      local chunk = f:read(1 << 20)
+      if not chunk then
+        break
+      end
+      io.stdout:write(chunk)
+    end
+  else
+    errors.need("--output " .. o.dest, fs.copy_file(scratch:path(d), o.dest))
+  end
 end
 
 --- The cgroup limits of RUN steps (--memory, --memory-swap, --cpus, --cpu-shares,
@@ -262,6 +362,7 @@ local function build(args, ctx, prep)
   for _, t in ipairs(args.tag or {}) do
     tags[#tags + 1] = reference.must(t)
   end
+  local outputs = M.outputs(args.output)
   local platform = imgconfig.host_platform()
   if args.platform then
     local p = errors.need("--platform", imgconfig.parse_platform(args.platform))
@@ -325,13 +426,18 @@ local function build(args, ctx, prep)
   local s = solver.new { images = images, context = bctx, progress = out, no_cache = args.no_cache,
     secrets = M.secrets(args.secret), network = args.network, driver = ctx.driver,
     jobs = args.jobs and (math.tointeger(tonumber(args.jobs)) or errors.raise("invalid --jobs '%s'", args.jobs)),
-    epoch = M.epoch(args), platform = platform, limits = M.limits(args) }
+    epoch = M.epoch(args), platform = platform, limits = M.limits(args),
+    extra_hosts = #args.add_host > 0 and M.extra_hosts(args.add_host) or nil }
   local result = s:solve_all({ target })[1]
   if bctx and bctx.save_cache then
     bctx:save_cache(cache_file)
   end
-  local desc = s:commit(result)
+  local desc = s:commit(result, { labels = M.labels(args.label) })
   local id = desc.config
+  for _, o in ipairs(outputs) do
+    out:say("exporting to %s %s", o.type == "local" and "directory" or "tarball", o.dest)
+    export(images, result, o)
+  end
   out:say("writing image %s done", id)
   if #tags == 0 then
     images:add_unnamed(desc)
@@ -351,6 +457,31 @@ local function build(args, ctx, prep)
   end
   if args.iidfile then
     errors.need("write --iidfile", fs.write_file(args.iidfile, id))
+  end
+  if args.metadata_file then
+    local names = {}
+    for _, t in ipairs(tags) do
+      names[#names + 1] = t:full()
+    end
+    local json = require "cbuild.core.json"
+    errors.need("write --metadata-file", fs.write_file(args.metadata_file, json.encode {
+      ["containerimage.config.digest"] = id,
+      ["containerimage.digest"] = desc.digest,
+      ["containerimage.descriptor"] = { mediaType = desc.mediaType, digest = desc.digest, size = desc.size },
+      ["image.name"] = #names > 0 and table.concat(names, ",") or nil,
+    }))
+  end
+  if args.push then
+    if #tags == 0 then
+      errors.raise "--push needs a name: tag the image with -t"
+    end
+    local cli_push = require "cbuild.cli.push"
+    for _, t in ipairs(tags) do
+      local status = cli_push.run({ name = t:full(), quiet = args.quiet }, ctx)
+      if status ~= 0 then
+        return status
+      end
+    end
   end
   if args.quiet then
     io.stdout:write(id, "\n")

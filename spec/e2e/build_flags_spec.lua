@@ -1,0 +1,77 @@
+-- docker build's flags for the result: --label, --add-host, -o/--output, --metadata-file.
+local h = require "spec.helpers"
+local json = require "cbuild.core.json"
+local q = h.quote
+
+describe("build flags", function()
+  teardown(h.cleanup)
+
+  local root, ctx
+  setup(function()
+    root = h.tmpdir "flagsroot"
+    h.ok(string.format("CBUILD_ROOT=%s %s/examples/busybox/make-busybox.sh %s busybox", q(root), q(h.src),
+      q(h.bin)))
+    ctx = h.tmpdir "flagsctx"
+    h.write(ctx .. "/Dockerfile", "FROM busybox\nLABEL a=1 keep=yes\nRUN cat /etc/hosts > /hosts && rm /bin/vi\n")
+  end)
+
+  it("--label sets labels on the image, over the Dockerfile's", function()
+    local status, out, err = h.cbuild(root, "build -q -t labels --label a=3 --label b=2 --label empty " .. q(ctx))
+    assert.are.equal(0, status, out .. err)
+    local _, labels = h.cbuild(root, "inspect -f '{{json .Config.Labels}}' labels")
+    assert.are.same({ a = "3", b = "2", keep = "yes", empty = "" }, json.decode(labels))
+  end)
+
+  it("--add-host adds lines to RUN steps' /etc/hosts", function()
+    local out = h.tmpdir "hostsout"
+    local status, o, err = h.cbuild(root, "build -q --add-host db:10.0.0.5 --add-host gw=host-gateway "
+      .. "--add-host v6:[::1] -o " .. q(out) .. " " .. q(ctx))
+    assert.are.equal(0, status, o .. err)
+    local hosts = h.read(out .. "/hosts")
+    assert.matches("\n10.0.0.5\tdb\n127.0.0.1\tgw\n::1\tv6\n$", hosts)
+  end)
+
+  it("--add-host refuses a value that is no address", function()
+    local status, _, err = h.cbuild(root, "build --add-host db:nowhere " .. q(ctx))
+    assert.are.equal(1, status)
+    assert.matches('invalid IP address in add-host: "nowhere"', err, 1, true)
+  end)
+
+  it("-o DIR and -o type=tar,dest=FILE export the image's files, deletions applied", function()
+    local dir = h.tmpdir "outdir"
+    local tar = h.tmpdir "outtar" .. "/rootfs.tar"
+    local status, out, err = h.cbuild(root, "build -q -o " .. q(dir .. "/x") .. " -o type=tar,dest=" .. q(tar)
+      .. " " .. q(ctx))
+    assert.are.equal(0, status, out .. err)
+    assert.truthy(h.read(dir .. "/x/bin/busybox"))
+    assert.is_nil(io.open(dir .. "/x/bin/vi"))
+    local list = h.ok("tar tf " .. q(tar))
+    assert.matches("\nbin/busybox\n", "\n" .. list)
+    assert.not_matches("\nbin/vi\n", "\n" .. list)
+    assert.matches("\nhosts\n", "\n" .. list)
+  end)
+
+  it("-o - writes the tarball to standard output", function()
+    local status, out = h.cbuild(root, "build -q -o - " .. q(ctx) .. " | tar t | grep -c '^bin/busybox$'")
+    assert.are.equal(0, status)
+    assert.are.equal("1\n", out)
+  end)
+
+  it("--metadata-file writes the digests and names as JSON", function()
+    local meta = h.tmpdir "meta" .. "/m.json"
+    local status, out, err = h.cbuild(root, "build -q -t meta:1 --iidfile " .. q(meta .. ".iid")
+      .. " --metadata-file " .. q(meta) .. " " .. q(ctx))
+    assert.are.equal(0, status, out .. err)
+    local m = json.decode(h.read(meta))
+    assert.are.equal(h.read(meta .. ".iid"), m["containerimage.config.digest"])
+    assert.matches("^sha256:%x+$", m["containerimage.digest"])
+    assert.are.equal(m["containerimage.digest"], m["containerimage.descriptor"].digest)
+    assert.are.equal("docker.io/library/meta:1", m["image.name"])
+  end)
+
+  it("--push without -t says what is missing", function()
+    local status, _, err = h.cbuild(root, "build -q --push " .. q(ctx))
+    assert.are.equal(1, status)
+    assert.matches("--push needs a name", err, 1, true)
+  end)
+end)
