@@ -139,3 +139,32 @@ describe("system prune", function()
     assert.are.same({}, h.bad_blobs(root))
   end)
 end)
+
+describe("image prune and container prune", function()
+  it("image prune drops dangling images only; -a every image no container uses", function()
+    h.ok(string.format("CBUILD_ROOT=%s %s/examples/busybox/make-busybox.sh %s busybox", q(root), q(h.src), q(h.bin)))
+    local dangling = build("FROM busybox\nRUN echo five > /five\n")
+    build("FROM busybox\nRUN echo six > /six\n", "six")
+    local out = ok "image prune -f"
+    assert.matches("deleted: " .. dangling, out, 1, true)
+    local images = ok "image ls"
+    assert.matches("six", images)
+    assert.matches("busybox", images)
+    ok "run --name user busybox true" -- a stopped container still holds busybox
+    out = ok "image prune -a -f"
+    assert.matches("untagged: docker.io/library/six:latest", out, 1, true)
+    images = ok "image ls"
+    assert.not_matches("six", images)
+    assert.matches("busybox", images)
+    assert.are.same({}, h.bad_blobs(root))
+  end)
+
+  it("container prune removes stopped containers, keeps running ones", function()
+    ok "run -d --name running busybox sleep 30"
+    local out = ok "container prune -f"
+    assert.matches("Deleted Containers:\n%x+\n", out) -- "user", from the spec above
+    local names = ok "ps -a --format '{{.Names}}'"
+    assert.are.equal("running\n", names)
+    ok "rm -f running"
+  end)
+end)

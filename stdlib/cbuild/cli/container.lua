@@ -1,14 +1,33 @@
--- cbuild container SUBCOMMAND: docker's management form (container ls -a, container rm, ...),
+-- cbuild container SUBCOMMAND: docker's management form (container ls -a, container rm, prune, ...),
 -- and the hidden `container _monitor` that a detached container's monitor process runs.
 local M = { summary = "Manage containers" }
 
 M.subcommands = {
   { "ls", "ps", aliases = { "list", "ps" } },
   { "run" }, { "start" }, { "stop" }, { "kill" }, { "rm", aliases = { "remove" } }, { "logs" },
-  { "inspect" }, { "exec" }, { "top" }, { "stats" }, { "wait" }, { "commit" }, { "attach" },
+  { "inspect" }, { "exec" }, { "top" }, { "stats" }, { "wait" }, { "commit" }, { "attach" }, { "prune" },
 }
 
+-- prune: docker container prune [-f]
+local prune = { summary = "Remove all stopped containers" }
+
+function prune.setup(cmd)
+  cmd:flag("-f --force", "Do not prompt for confirmation.")
+end
+
+function prune.run(args, ctx)
+  local system = require "cbuild.cli.system"
+  if not args.force and not system.confirm "WARNING! This will remove all stopped containers." then
+    return 0
+  end
+  system.report(require("cbuild.build.gc").prune(ctx:store(), { containers = true }))
+  return 0
+end
+
 local function module_of(sub)
+  if sub[1] == "prune" then
+    return prune
+  end
   return require("cbuild.cli." .. (sub[2] or sub[1]))
 end
 
