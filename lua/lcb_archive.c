@@ -10,6 +10,7 @@
 
 #include "cbuild/archive.h"
 #include "cbuild/snapshot.h"
+#include "cbuild/tree.h"
 #include "lcb_store.h"
 
 #define TARW_MT   "cbuild.core.archive.writer"
@@ -274,6 +275,32 @@ l_writer_add(lua_State *L)
     ret = cb_tar_writer_add(tw->w, &p.e, &err);
   }
   if (ret < 0)
+    return lcb_pushfail(L, &err);
+  lua_settop(L, 1);
+  return 1;
+}
+
+/* lw:add_tree(tree, {prefix=, uid=, gid=, chmod=, epoch=}) -> lw | nil, msg, code: every
+ * entry of a walked tree (fs.walk) but its root, in tar order, under PREFIX/ */
+static int
+l_writer_add_tree(lua_State *L)
+{
+  struct ltarw *tw = checkwriter(L, 1);
+  struct cb_tree **box = luaL_checkudata(L, 2, "cbuild.core.fs.tree");
+  struct cb_tree_write_opts o;
+  struct cb_error *err = NULL;
+
+  if (*box == NULL)
+    luaL_error(L, "attempt to use a freed tree");
+  luaL_checktype(L, 3, LUA_TTABLE);
+  o.prefix = lcb_optstrfield(L, 3, "prefix", "");
+  o.uid = lcb_optintfield(L, 3, "uid", 0);
+  o.gid = lcb_optintfield(L, 3, "gid", 0);
+  o.chmod = lcb_optintfield(L, 3, "chmod", -1);
+  o.epoch = lcb_optintfield(L, 3, "epoch", -1);
+  if (o.uid < 0 || o.gid < 0 || o.chmod > 07777)
+    luaL_error(L, "add_tree: uid, gid or chmod out of range");
+  if (cb_tree_write(*box, tw->w, &o, &err) < 0)
     return lcb_pushfail(L, &err);
   lua_settop(L, 1);
   return 1;
@@ -650,11 +677,10 @@ l_layer_from_diff(lua_State *L)
   return 2;
 }
 
-static const luaL_Reg writer_methods[] = { { "add", l_writer_add },
-                                           { "commit", l_writer_finish },
-                                           { "close", l_writer_finish },
-                                           { "abort", l_writer_gc },
-                                           { NULL, NULL } };
+static const luaL_Reg writer_methods[] = {
+  { "add", l_writer_add },      { "add_tree", l_writer_add_tree }, { "commit", l_writer_finish },
+  { "close", l_writer_finish }, { "abort", l_writer_gc },          { NULL, NULL }
+};
 static const luaL_Reg writer_meta[] = { { "__gc", l_writer_gc },
                                         { "__close", l_writer_gc },
                                         { NULL, NULL } };

@@ -10,6 +10,11 @@
 #include <sys/sysmacros.h>
 
 #include "cbuild/fs.h"
+#include "cbuild/tree.h"
+#include "lcb_store.h"
+
+#define TREE_MT   "cbuild.core.fs.tree"
+#define HCACHE_MT "cbuild.core.fs.hashcache"
 
 static int
 pushok(lua_State *L, int ret, struct cb_error **err)
@@ -390,6 +395,269 @@ lfs_mknod(lua_State *L)
                 &err);
 }
 
+/* ---- trees: a directory walked in C (cbuild/tree.h) ------------------------------------ */
+
+static struct cb_tree *
+checktree(lua_State *L, int idx)
+{
+  struct cb_tree **box = luaL_checkudata(L, idx, TREE_MT);
+  if (*box == NULL)
+    luaL_error(L, "attempt to use a freed tree");
+  return *box;
+}
+
+static struct cb_hashcache *
+checkcache(lua_State *L, int idx)
+{
+  return *(struct cb_hashcache **)luaL_checkudata(L, idx, HCACHE_MT);
+}
+
+struct lfilter {
+  lua_State *L;
+  int fn;      /* stack index of the Lua filter */
+  bool raised; /* the filter raised: its error value is on the stack top */
+};
+
+/* Ask the Lua filter about one entry: "keep", "all", "skip" or "look". */
+static int
+call_filter(void *arg, const char *rel, bool is_dir, enum cb_tree_verdict *out,
+            struct cb_error **err)
+{
+  static const char *const names[] = { "keep", "all", "skip", "look", NULL };
+  struct lfilter *f = arg;
+  lua_State *L = f->L;
+  const char *v;
+  int i;
+
+  (void)err;
+  lua_pushvalue(L, f->fn);
+  lua_pushstring(L, rel);
+  lua_pushboolean(L, is_dir);
+  if (lua_pcall(L, 2, 1, 0) != LUA_OK) {
+    f->raised = true;
+    return -1;
+  }
+  v = lua_tostring(L, -1);
+  for (i = 0; v != NULL && names[i] != NULL && strcmp(names[i], v) != 0; i++)
+    ;
+  if (v == NULL || names[i] == NULL) {
+    lua_pop(L, 1);
+    lua_pushfstring(L, "walk filter: '%s': expected keep, all, skip or look", rel);
+    f->raised = true;
+    return -1;
+  }
+  lua_pop(L, 1);
+  *out = (enum cb_tree_verdict)i;
+  return 0;
+}
+
+/* fs.walk(root [, filter]) -> tree | nil, msg, code.  filter(rel, is_dir) -> "keep" | "all" |
+ * "skip" | "look" (see cbuild/tree.h); an error it raises goes through. */
+static int
+lfs_walk(lua_State *L)
+{
+  const char *root = luaL_checkstring(L, 1);
+  struct lfilter f = { .L = L, .fn = 2, .raised = false };
+  struct cb_error *err = NULL;
+  struct cb_tree **box;
+  struct cb_tree *t;
+
+  if (!lua_isnoneornil(L, 2))
+    luaL_checktype(L, 2, LUA_TFUNCTION);
+  lua_settop(L, 2);
+  box = lua_newuserdatauv(L, sizeof *box, 0);
+  *box = NULL;
+  luaL_setmetatable(L, TREE_MT);
+  t = cb_tree_walk(root, lua_isnil(L, 2) ? NULL : call_filter, &f, &err);
+  if (t == NULL && f.raised) {
+    cb_error_free(&err);
+    return lua_error(L);
+  }
+  if (t == NULL)
+    return lcb_pushfail(L, &err);
+  *box = t;
+  return 1;
+}
+
+/* tree:count() -> number of entries, the root included */
+static int
+ltree_count(lua_State *L)
+{
+  lua_pushinteger(L, (lua_Integer)cb_tree_count(checktree(L, 1)));
+  return 1;
+}
+
+/* tree:has(rel) -> bool */
+static int
+ltree_has(lua_State *L)
+{
+  struct cb_tree *t = checktree(L, 1);
+  lua_pushboolean(L, cb_tree_find(t, luaL_checkstring(L, 2)) >= 0);
+  return 1;
+}
+
+/* A walk entry {rel=, type=, mode=, ..., st = itself} as the Lua context keeps them. */
+static void
+push_tree_entry(lua_State *L, const struct cb_tree_entry *e, const char *base)
+{
+  bool dev = S_ISCHR(e->mode) || S_ISBLK(e->mode);
+
+  lua_createtable(L, 0, 16);
+  if (e->rel[0] == '\0')
+    lua_pushstring(L, base);
+  else if (strcmp(base, ".") == 0)
+    lua_pushstring(L, e->rel);
+  else
+    lua_pushfstring(L, "%s/%s", base, e->rel);
+  lua_setfield(L, -2, "rel");
+  lua_pushstring(L, type_name(e->mode));
+  lua_setfield(L, -2, "type");
+  setint(L, "mode", (lua_Integer)(e->mode & 07777));
+  setint(L, "uid", (lua_Integer)e->uid);
+  setint(L, "gid", (lua_Integer)e->gid);
+  setint(L, "size", (lua_Integer)e->size);
+  setint(L, "mtime", (lua_Integer)e->mtime);
+  setint(L, "mtime_ns", (lua_Integer)e->mtime_ns);
+  setint(L, "ctime", (lua_Integer)e->ctime);
+  setint(L, "ctime_ns", (lua_Integer)e->ctime_ns);
+  setint(L, "ino", (lua_Integer)e->ino);
+  if (dev) {
+    setint(L, "rdevmajor", (lua_Integer)e->devmajor);
+    setint(L, "rdevminor", (lua_Integer)e->devminor);
+  }
+  if (e->target != NULL) {
+    lua_pushstring(L, e->target);
+    lua_setfield(L, -2, "target");
+  }
+  lua_pushvalue(L, -1);
+  lua_setfield(L, -2, "st");
+}
+
+/* tree:items(base) -> {entry...}: every entry as a table, rel joined below BASE (the tree's
+ * path in the context, "." for its root), in byte order of rel, the root first */
+static int
+ltree_items(lua_State *L)
+{
+  struct cb_tree *t = checktree(L, 1);
+  const char *base = luaL_checkstring(L, 2);
+  size_t n = cb_tree_count(t);
+
+  lua_createtable(L, (int)n, 0);
+  for (size_t i = 0; i < n; i++) {
+    push_tree_entry(L, cb_tree_get(t, i), base);
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+  return 1;
+}
+
+/* tree:digest(cache, uid, gid) -> "sha256:<hex>" | nil, msg, code */
+static int
+ltree_digest(lua_State *L)
+{
+  struct cb_tree *t = checktree(L, 1);
+  struct cb_hashcache *c = checkcache(L, 2);
+  lua_Integer uid = luaL_optinteger(L, 3, 0), gid = luaL_optinteger(L, 4, 0);
+  struct cb_error *err = NULL;
+  struct cb_digest d;
+
+  luaL_argcheck(L, uid >= 0 && uid <= 0xffffffffLL, 3, "uid out of range");
+  luaL_argcheck(L, gid >= 0 && gid <= 0xffffffffLL, 4, "gid out of range");
+  if (cb_tree_digest(t, c, (uint32_t)uid, (uint32_t)gid, &d, &err) < 0)
+    return lcb_pushfail(L, &err);
+  lcb_pushdigest(L, &d);
+  return 1;
+}
+
+/* tree:free(); also __gc and __close */
+static int
+ltree_gc(lua_State *L)
+{
+  struct cb_tree **box = luaL_checkudata(L, 1, TREE_MT);
+  cb_tree_free(*box);
+  *box = NULL;
+  return 0;
+}
+
+/* fs.hashcache() -> cache */
+static int
+lfs_hashcache(lua_State *L)
+{
+  struct cb_hashcache **box = lua_newuserdatauv(L, sizeof *box, 0);
+  *box = NULL;
+  luaL_setmetatable(L, HCACHE_MT);
+  *box = cb_hashcache_new();
+  return 1;
+}
+
+/* cache:load(path) -> true | nil, msg, code */
+static int
+lcache_load(lua_State *L)
+{
+  struct cb_error *err = NULL;
+  return pushok(L, cb_hashcache_load(checkcache(L, 1), luaL_checkstring(L, 2), &err), &err);
+}
+
+/* cache:save(path) -> true | nil, msg, code */
+static int
+lcache_save(lua_State *L)
+{
+  struct cb_error *err = NULL;
+  return pushok(L, cb_hashcache_save(checkcache(L, 1), luaL_checkstring(L, 2), &err), &err);
+}
+
+/* cache:file(path, st) -> "sha256:<hex>" | nil, msg, code (st: an lstat table of path) */
+static int
+lcache_file(lua_State *L)
+{
+  struct cb_hashcache *c = checkcache(L, 1);
+  const char *path = luaL_checkstring(L, 2);
+  struct cb_tree_entry e = { .rel = "" };
+  struct cb_error *err = NULL;
+  struct cb_digest d;
+
+  luaL_checktype(L, 3, LUA_TTABLE);
+  e.size = lcb_optintfield(L, 3, "size", 0);
+  e.mtime = lcb_optintfield(L, 3, "mtime", 0);
+  e.mtime_ns = lcb_optintfield(L, 3, "mtime_ns", 0);
+  e.ctime = lcb_optintfield(L, 3, "ctime", 0);
+  e.ctime_ns = lcb_optintfield(L, 3, "ctime_ns", 0);
+  e.ino = (uint64_t)lcb_optintfield(L, 3, "ino", 0);
+  if (cb_hashcache_file(c, path, &e, &d, &err) < 0)
+    return lcb_pushfail(L, &err);
+  lcb_pushdigest(L, &d);
+  return 1;
+}
+
+/* cache:reads() -> how many files this cache has read */
+static int
+lcache_reads(lua_State *L)
+{
+  lua_pushinteger(L, (lua_Integer)cb_hashcache_reads(checkcache(L, 1)));
+  return 1;
+}
+
+static int
+lcache_gc(lua_State *L)
+{
+  struct cb_hashcache **box = luaL_checkudata(L, 1, HCACHE_MT);
+  cb_hashcache_free(*box);
+  *box = NULL;
+  return 0;
+}
+
+static const luaL_Reg tree_methods[] = { { "count", ltree_count }, { "has", ltree_has },
+                                         { "items", ltree_items }, { "digest", ltree_digest },
+                                         { "free", ltree_gc },     { NULL, NULL } };
+static const luaL_Reg tree_meta[] = { { "__gc", ltree_gc },
+                                      { "__close", ltree_gc },
+                                      { NULL, NULL } };
+static const luaL_Reg cache_methods[] = { { "load", lcache_load },
+                                          { "save", lcache_save },
+                                          { "file", lcache_file },
+                                          { "reads", lcache_reads },
+                                          { NULL, NULL } };
+static const luaL_Reg cache_meta[] = { { "__gc", lcache_gc }, { NULL, NULL } };
+
 static const luaL_Reg fs_funcs[] = { { "lstat", lfs_lstat },
                                      { "stat", lfs_stat },
                                      { "exists", lfs_exists },
@@ -413,11 +681,15 @@ static const luaL_Reg fs_funcs[] = { { "lstat", lfs_lstat },
                                      { "rmdir", lfs_rmdir },
                                      { "mkfifo", lfs_mkfifo },
                                      { "mknod", lfs_mknod },
+                                     { "walk", lfs_walk },
+                                     { "hashcache", lfs_hashcache },
                                      { NULL, NULL } };
 
 int
 luaopen_cbuild_core_fs(lua_State *L)
 {
+  lcb_newclass(L, TREE_MT, tree_meta, tree_methods);
+  lcb_newclass(L, HCACHE_MT, cache_meta, cache_methods);
   luaL_newlib(L, fs_funcs);
   return 1;
 }

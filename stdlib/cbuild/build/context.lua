@@ -9,17 +9,11 @@ local digest = require "cbuild.core.digest"
 local dockerignore = require "cbuild.build.dockerignore"
 local errors = require "cbuild.errors"
 local fs = require "cbuild.core.fs"
-local sys = require "cbuild.core.sys"
-
-local format = string.format
 
 local M = {}
 
 local Context = {}
 Context.__index = Context
-
-local CACHE_MAGIC = "cbuild-context-hashes 1"
-local CACHE_MAX = 200000 -- entries kept across builds before untouched ones are dropped
 
 -- "a/../b", "/b", "./b/" -> "b"; the context root is ".".
 local function normalize(rel)
@@ -40,14 +34,9 @@ local function new_context(root, patterns)
     root = root,
     patterns = patterns,
     ignore = dockerignore.new(patterns),
-    -- host path -> "<digest> <size> <mtime> <mtime_ns> <ctime> <ctime_ns> <ino>": one string
-    -- per file rather than a table keeps 20,000 entries in about 3 MB
-    cache = {},
-    touched = {}, -- host path -> true for the entries used by this build
-    racy = {}, -- host path -> true for digests used now but never saved
-    walks = {}, -- relpath -> its walk (the context does not change during a build)
-    dirty = false, -- cache differs from what load_cache read
-    changed = {}, -- hosts whose digest was computed by this build, in order
+    cache = fs.hashcache(), -- host path -> digest by stat identity, in C (20,000 files: ~3 MB)
+    trees = {}, -- relpath -> its walk, a C tree (the context does not change during a build)
+    walks = {}, -- relpath -> the walk as Lua tables, made only when asked for
   }, Context)
 end
 
@@ -156,8 +145,7 @@ function Context:_has_visible_inside(rel)
   if not self.ignore:may_match_inside(rel) then
     return false
   end
-  local items = {}
-  return self:_walk_dir(rel, items, true) > 0
+  return self:tree(rel):count() > 1
 end
 
 -- One candidate path: an entry {rel=, name=, src=, type=, st=}, or nil and the pattern that
@@ -243,120 +231,77 @@ function Context:select(src, loc, instr)
   return found
 end
 
--- A walk entry {rel=, type=, st=} in one table: the fields of lstat a copy or a hash needs,
--- with st pointing back at the entry itself.  Half the memory of the entry plus lstat's
--- table, which matters at 20,000 files.
-local function entry(r, st)
-  local t = st.type
-  local dev = t == "char" or t == "block"
-  local e = { rel = r, type = t, mode = st.mode, size = st.size, mtime = st.mtime, mtime_ns = st.mtime_ns,
-    ctime = st.ctime, ctime_ns = st.ctime_ns, ino = st.ino, uid = st.uid, gid = st.gid, target = st.target,
-    rdevmajor = dev and st.rdevmajor or nil, rdevminor = dev and st.rdevminor or nil }
-  e.st = e
-  return e
+-- The ignore decisions of a walk below rel, for fs.walk: asked per entry only where the
+-- patterns can tell entries apart (nil when there are none), so a tree that no pattern reaches
+-- below its top costs one call per top-level entry.
+local function walk_filter(ignore, rel)
+  if #ignore.patterns == 0 then
+    return nil
+  end
+  local infos = {} -- walk-relative dir -> matches_walk's info for its children
+  return function(r, is_dir)
+    local path = join(rel, r)
+    local parent = r:match "^(.*)/[^/]*$"
+    local ex, _, info = ignore:matches_walk(path, parent and infos[parent])
+    if not ex then
+      if not is_dir then
+        return "keep"
+      elseif not ignore:may_match_below(path) then
+        return "all"
+      end
+      infos[r] = info
+      return "keep"
+    elseif is_dir and ignore:may_match_inside(path) then
+      infos[r] = info -- an excluded directory that holds exceptions: present as their parent
+      return "look"
+    end
+    return "skip"
+  end
 end
 
--- Append the visible entries below directory rel to items (unsorted); returns their count.
--- With first_only, stops at the first visible entry.
-function Context:_walk_dir(rel, items, first_only, pinfo)
-  local names, msg = fs.readdir(self:host(rel))
-  if not names then
-    errors.raise("build context: %s", msg)
-  end
-  local ignore = self.ignore
-  local filtering = #ignore.patterns > 0
-  local count = 0
-  for _, name in ipairs(names) do
-    local r = join(rel, name)
-    local st = fs.lstat(self.root .. "/" .. r)
-    if st then
-      local ex, info = false, nil
-      if filtering then
-        ex, _, info = ignore:matches_walk(r, pinfo)
-      end
-      if not ex then
-        items[#items + 1] = entry(r, st)
-        count = count + 1
-        if first_only then
-          return count
-        end
-        if st.type == "dir" then
-          self:_walk_dir(r, items, false, info)
-        end
-      elseif st.type == "dir" and ignore:may_match_inside(r) then
-        -- an excluded directory that holds exceptions: present only as their parent
-        local mark = #items + 1
-        items[mark] = entry(r, st)
-        if self:_walk_dir(r, items, first_only, info) > 0 then
-          count = count + 1
-          if first_only then
-            return count
-          end
-        else
-          items[mark] = nil
-        end
-      end
+--- The walk of relpath as a C tree (fs.walk): everything under it that is not ignored,
+--- memoized for the build.
+function Context:tree(relpath)
+  local rel = normalize(relpath or ".")
+  local t = self.trees[rel]
+  if t == nil then
+    local msg
+    t, msg = fs.walk(self:host(rel), walk_filter(self.ignore, rel))
+    if not t then
+      errors.raise("build context: %s", msg)
     end
+    self.trees[rel] = t
   end
-  return count
+  return t
 end
 
 --- Everything under relpath that is not ignored, relpath itself first: a list of {rel=,
---- type=, st=} (st as fs.lstat gives it) in byte order of the path, so directories come
+--- type=, st=} (st with lstat's fields) in byte order of the path, so directories come
 --- before their contents.  Symlinks are entries, never followed.
 function Context:walk(relpath)
   local rel = normalize(relpath or ".")
   local memo = self.walks[rel]
-  if memo then
-    return memo
+  if memo == nil then
+    memo = self:tree(rel):items(rel)
+    self.walks[rel] = memo
   end
-  local st, msg = fs.lstat(self:host(rel))
-  if not st then
-    errors.raise("build context: %s", msg)
-  end
-  local out = { { rel = rel, type = st.type, st = st } }
-  if st.type == "dir" then
-    local items = {}
-    self:_walk_dir(rel, items)
-    table.sort(items, function(a, b)
-      return a.rel < b.rel
-    end)
-    table.move(items, 1, #items, 2, out)
-  end
-  self.walks[rel] = out
-  return out
+  return memo
 end
 
 -- The content digest of a regular file, memoized by its stat identity.
-local DIGEST_LEN = #"sha256:" + 64
-
 function Context:_file_digest(host, st)
-  local rec = self.cache[host]
-  local ident = format("%d %d %d %d %d %d", st.size, st.mtime, st.mtime_ns, st.ctime, st.ctime_ns, st.ino)
-  self.touched[host] = true
-  if rec and rec:sub(DIGEST_LEN + 2) == ident then
-    return rec:sub(1, DIGEST_LEN)
-  end
-  local d, size = digest.file(host)
+  local d, msg = self.cache:file(host, st)
   if not d then
-    errors.raise("build context: %s", size)
+    errors.raise("build context: %s", msg)
   end
-  -- A file changed within the timestamp granularity of its last change could change again
-  -- with the same stat ("racily clean" in git): use the digest now, never persist it.
-  local now = self.now or sys.time()
-  self.now = now
-  self.racy[host] = (st.mtime + 2 >= now or st.ctime + 2 >= now) or nil
-  self.cache[host] = d .. " " .. ident
-  self.changed[#self.changed + 1] = host
-  self.dirty = true
   return d
 end
 
 --- A content hash ("sha256:<hex>") of relpath.  A regular file hashes to the digest of its
 --- bytes; a symlink to that of "symlink\0<target>"; a directory to a digest over every
 --- visible entry below it: name, type, permission bits, uid/gid as they will be written
---- (opts.uid/opts.gid, default 0), symlink target, device numbers and file digests.  Never
---- covers mtimes, owners on disk or inode numbers.
+--- (opts.uid/opts.gid, default 0), symlink target, device numbers and file digests (see
+--- cb_tree_digest).  Never covers mtimes, owners on disk or inode numbers.
 function Context:hash(relpath, opts)
   local rel = normalize(relpath or ".")
   local uid, gid = (opts and opts.uid) or 0, (opts and opts.gid) or 0
@@ -370,144 +315,25 @@ function Context:hash(relpath, opts)
   elseif st.type == "symlink" then
     return digest.sha256("symlink\0" .. st.target)
   end
-  local h <close> = digest.new()
-  local skip = rel == "." and 0 or #rel + 1
-  for _, item in ipairs(self:walk(rel)) do
-    local s = item.st
-    local name = item.rel == rel and "." or item.rel:sub(skip + 1)
-    local extra = ""
-    if item.type == "file" then
-      extra = self:_file_digest(self.root .. "/" .. item.rel, s)
-    elseif item.type == "symlink" then
-      extra = s.target
-    elseif item.type == "char" or item.type == "block" then
-      extra = s.rdevmajor .. "," .. s.rdevminor
-    end
-    h:update(string.pack(">s4s4I4I4I4s4", name, item.type, s.mode, uid, gid, extra))
+  local d, dmsg = self:tree(rel):digest(self.cache, uid, gid)
+  if not d then
+    errors.raise("build context: %s", dmsg)
   end
-  return (h:final())
-end
-
-local function escape(path)
-  if not path:find("[%%\n]") then
-    return path
-  end
-  return (path:gsub("[%%\n]", { ["%"] = "%25", ["\n"] = "%0A" }))
-end
-
-local function unescape(path)
-  return (path:gsub("%%(%x%x)", function(x)
-    return string.char(tonumber(x, 16))
-  end))
+  return d
 end
 
 --- Merge the memoized file digests saved at path (absent is fine).  Returns true, or nil,
 --- msg, code when the file exists but cannot be read.
 function Context:load_cache(path)
-  local data, msg, code = fs.read_file(path)
-  if not data then
-    if code == "ENOENT" then
-      return true
-    end
-    return nil, msg, code
-  end
-  if data:sub(1, #CACHE_MAGIC + 1) ~= CACHE_MAGIC .. "\n" then
-    return true -- another format: start afresh
-  end
-  local cache, mine = self.cache, {}
-  local lines, unique = 0, 0
-  -- a line: <digest> <size> <mtime> <mtime_ns> <ctime> <ctime_ns> <ino> <escaped path>; later
-  -- lines (appended by later builds) override earlier ones, digests already known win
-  for rec, p in data:gmatch "\n(sha256:%x+ %d+ %-?%d+ %d+ %-?%d+ %d+ %d+) ([^\n]+)" do
-    local host = p:find("%", 1, true) and unescape(p) or p
-    lines = lines + 1
-    local had = cache[host]
-    if had == nil then
-      unique = unique + 1
-      mine[host] = true
-      cache[host] = rec
-    elseif mine[host] then
-      cache[host] = rec
-    end
-  end
-  self.loaded = { path = path, lines = lines, unique = unique }
-  return true
-end
-
--- Append the digests this build computed to the file load_cache read, when that keeps it
--- small enough: a rebuild after one file changed writes one line, not 20,000.  A torn append
--- (a crash) only loses its own lines: each append starts on a fresh line.
-function Context:_append_cache(path)
-  local loaded = self.loaded
-  if not loaded or loaded.path ~= path or loaded.unique > CACHE_MAX then
-    return false
-  end
-  local out = {}
-  for _, host in ipairs(self.changed) do
-    if not self.racy[host] then
-      out[#out + 1] = self.cache[host] .. " " .. escape(host)
-    end
-  end
-  local dups = loaded.lines + #out - loaded.unique
-  if dups > loaded.unique // 4 then
-    return false -- mostly superseded lines: rewrite it compact
-  end
-  if #out > 0 then
-    local f = io.open(path, "ab")
-    if not f then
-      return false
-    end
-    local ok = f:write("\n", table.concat(out, "\n"), "\n")
-    if not f:close() or not ok then
-      return false
-    end
-  end
-  loaded.lines = loaded.lines + #out
-  self.changed = {}
-  return true
+  return self.cache:load(path)
 end
 
 --- Write the memoized digests to path (atomically, mode 0600), creating its directory.
 --- Entries from earlier builds are kept up to a bound; racy ones are never written.  Nothing
---- is written when no digest changed since load_cache.  Returns true or nil, msg, code.
+--- is written when no digest changed since load_cache; a few new ones are appended.  Returns
+--- true or nil, msg, code.
 function Context:save_cache(path)
-  if not self.dirty and fs.exists(path) then
-    return true
-  end
-  if self:_append_cache(path) then
-    self.dirty = false
-    return true
-  end
-  local n = 0
-  for _ in pairs(self.cache) do
-    n = n + 1
-  end
-  local keep_all = n <= CACHE_MAX
-  local hosts = {}
-  for host in pairs(self.cache) do
-    if not self.racy[host] and (keep_all or self.touched[host]) then
-      hosts[#hosts + 1] = host
-    end
-  end
-  table.sort(hosts)
-  local lines = { CACHE_MAGIC }
-  for i, host in ipairs(hosts) do
-    lines[i + 1] = self.cache[host] .. " " .. escape(host)
-  end
-  local dir = path:match "^(.*)/[^/]*$"
-  if dir and dir ~= "" then
-    local ok, msg, code = fs.mkdir_p(dir, tonumber("700", 8))
-    if not ok then
-      return nil, msg, code
-    end
-  end
-  local ok, msg, code = fs.write_file(path, table.concat(lines, "\n") .. "\n", { mode = tonumber("600", 8) })
-  if ok then
-    self.dirty = false
-    self.changed = {}
-    self.loaded = { path = path, lines = #hosts, unique = #hosts }
-  end
-  return ok, msg, code
+  return self.cache:save(path)
 end
 
 return M

@@ -69,7 +69,7 @@ local function fetch(self, a, url, loc)
   return { digest = resp.digest, size = resp.size, mtime = mtime, name = name or "index.html" }
 end
 
--- What the sources select in ctx: a list of {match, items (dir contents), archive = bool}.
+-- What the sources select in ctx: a list of {match, tree (a directory's walk), archive = bool}.
 local function select_sources(ctx, a, loc)
   local groups = {}
   for _, src in ipairs(a.sources) do
@@ -79,7 +79,7 @@ local function select_sources(ctx, a, loc)
     for _, m in ipairs(ctx:select(src, loc, instr_name(a))) do
       local g = { match = m }
       if m.type == "dir" then
-        g.items = ctx:walk(m.rel)
+        g.tree = ctx:tree(m.rel)
       elseif a.add and m.type == "file" and not a.from and not a.from_image and archive.detect(ctx:host(m.rel)) then
         g.archive = true -- ADD of a local tar archive (plain or compressed) extracts it
       end
@@ -126,20 +126,57 @@ function M.key(self, st)
     for _, g in ipairs(plan.groups) do
       local m = g.match
       files[#files + 1] = { m.rel, m.name or "", m.type, m.st.mode, m.st.target or "",
-        (m.type == "file" or g.items) and ctx:hash(m.rel) or "", g.archive or false }
+        (m.type == "file" or g.tree) and ctx:hash(m.rel) or "", g.archive or false }
     end
     parts.files = files
   end
   return parts, plan
 end
 
--- Entries of one layer, by name; later sources win, as they would when applied in order.
+-- Entries of one layer, by name; later sources win, as they would when applied in order.  A
+-- whole directory copied where nothing in the image can redirect it is kept as one tree
+-- ({prefix, tree}: its entries are prefix/<rel>) and written by C in one call, unless another
+-- entry lands inside it: then it is spread into single entries first, in the order it came.
 local Layer = {}
 Layer.__index = Layer
 
 local function new_layer(self, a, rootfs, now)
   return setmetatable({ solver = self, a = a, rootfs = rootfs, byname = {}, archives = {}, now = now,
-    walked = {} }, Layer)
+    walked = {}, trees = {} }, Layer)
+end
+
+local function in_tree(name, prefix)
+  return prefix == "" or name:sub(1, #prefix + 1) == prefix .. "/"
+end
+
+-- Spread the trees that name falls into (or, with as_tree, that overlap the tree at name)
+-- into single entries.
+function Layer:spread(name, as_tree)
+  for i = #self.trees, 1, -1 do
+    local t = self.trees[i]
+    if in_tree(name, t.prefix) or (as_tree and (name == t.prefix or in_tree(t.prefix, name))) then
+      table.remove(self.trees, i)
+      local pre = t.prefix == "" and "" or t.prefix .. "/"
+      local items = t.ctx:walk(t.rel)
+      for k = 2, #items do
+        local item = items[k]
+        self:add_walked(pre .. (t.rel == "." and item.rel or item.rel:sub(#t.rel + 2)), item, t.root)
+      end
+    end
+  end
+end
+
+-- The directory rel of ctx, all of it, as the entries under prefix.
+function Layer:add_tree(prefix, ctx, rel)
+  self:spread(prefix, true)
+  local t = { prefix = prefix, ctx = ctx, rel = rel, root = ctx.root .. "/", tree = ctx:tree(rel) }
+  self.trees[#self.trees + 1] = t
+  for name in pairs(self.byname) do
+    if in_tree(name, prefix) then -- an earlier entry inside: the tree's own wins, one by one
+      self:spread(name)
+      break
+    end
+  end
 end
 
 -- The path dest names in the image, symlinks of the parent's rootfs followed inside it.
@@ -156,6 +193,9 @@ function Layer:resolve(abs)
 end
 
 function Layer:add(e)
+  if #self.trees > 0 then
+    self:spread(e.name)
+  end
   self.byname[e.name] = e
   self.walked[e.name] = nil
 end
@@ -163,6 +203,9 @@ end
 -- A context walk entry under name: its tar entry is made only when written, so a copy of
 -- 20,000 files holds no second table per file.
 function Layer:add_walked(name, item, root)
+  if #self.trees > 0 then
+    self:spread(name)
+  end
   self.byname[name] = item
   self.walked[name] = root
 end
@@ -205,6 +248,9 @@ function Layer:parents(abs)
   end
   for _, d in ipairs(chain) do
     local name = tar_name(d)
+    if #self.trees > 0 then
+      self:spread(name)
+    end
     local _, st = self:resolve(d)
     if not st and not self.byname[name] then
       local uid, gid = self:owner()
@@ -290,7 +336,11 @@ function Layer:copy_groups(ctx, groups, urls)
       local prefix = tar_name(dest_path)
       prefix = prefix == "" and "" or prefix .. "/"
       local root, whole = ctx.root .. "/", m.rel == "." or m.rel == ""
-      for _, item in ipairs(g.items or ctx:walk(m.rel)) do
+      if direct and not skip then
+        self:add_tree(tar_name(dest_path), ctx, m.rel)
+        goto next_group
+      end
+      for _, item in ipairs(ctx:walk(m.rel)) do
         local rel = whole and item.rel or item.rel:sub(#m.rel + 2)
         if item.rel ~= m.rel and not excluded(rel) then -- --exclude: relative to the source
           if direct then
@@ -328,11 +378,15 @@ function Layer:copy_groups(ctx, groups, urls)
 end
 
 function Layer:write(blobs)
-  local names, order = {}, {}
+  local names, order, trees = {}, {}, {}
   for name in pairs(self.byname) do
     names[#names + 1] = name
     -- parents before children: "/" sorts below every byte
     order[name] = name:find("/", 1, true) and name:gsub("/", "\0") or name
+  end
+  for _, t in ipairs(self.trees) do -- no other name falls inside a tree: it goes out as a block
+    local key = t.prefix .. "/"
+    names[#names + 1], order[key], trees[key] = key, key:gsub("/", "\0"), t
   end
   table.sort(names, function(x, y)
     return order[x] < order[y]
@@ -341,14 +395,20 @@ function Layer:write(blobs)
   local byname, walked, scratch = self.byname, self.walked, {}
   local lw <close> = errors.need("write layer", archive.layer_writer(blobs))
   for _, name in ipairs(names) do
-    local e, root = byname[name], walked[name]
-    if root then
+    local e, root, t = byname[name], walked[name], trees[name]
+    if t then
+      local uid, gid = self:owner()
+      errors.need("write layer: '" .. t.prefix .. "'", lw:add_tree(t.tree, { prefix = t.prefix, uid = uid,
+        gid = gid, chmod = self.a.chmod, epoch = self.solver.opts.epoch }))
+      goto next_name
+    elseif root then
       e = self:fill(scratch, e.st, name, root .. e.rel)
     end
     local ok, msg, code = lw:add(e)
     if not ok then
       errors.need("write layer: '" .. name .. "'", ok, msg, code)
     end
+    ::next_name::
   end
   for _, ar in ipairs(self.archives) do
     errors.need("extract '" .. ar.path .. "'", archive.copy_into(ar.path, lw, { prefix = ar.prefix }))

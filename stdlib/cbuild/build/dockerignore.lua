@@ -535,6 +535,20 @@ local function could_match_below(pat, dir)
   return #psegs > #dsegs
 end
 
+--- Could any pattern match a path strictly below the directory reldir?  When none can, every
+--- path below it is decided as reldir itself is (a pattern matching reldir or a parent of it
+--- matches them all alike), so a walk need not ask.  Errs on the side of true.
+function Matcher:may_match_below(reldir)
+  local dir = M.clean(reldir):gsub("^/", "")
+  for _, pat in ipairs(self.patterns) do
+    -- a class or an escape could stand for "/" itself: segment matching cannot tell
+    if pat.pattern:find("[[\\]") or could_match_below(pat, dir) then
+      return true
+    end
+  end
+  return false
+end
+
 --- Must a walk descend into the excluded directory reldir?  True when an exception ("!")
 --- pattern could match a path inside it (docker skips the directory otherwise).
 function Matcher:may_match_inside(reldir)
