@@ -241,6 +241,25 @@ COPY --from=build /src/app /usr/bin/app
       assert.matches("image_spec.lua$", e2.loc.file)
     end
   end)
+
+  it("name the method in the frontend's errors, at the caller's line", function()
+    for want, f in pairs {
+      ["expose: invalid containerPort: eighty"] = function() cb.from("plain"):expose "eighty" end,
+      ["expose: invalid proto: xyz"] = function() cb.from("plain"):expose "80/xyz" end,
+      ["volume: VOLUME specified can not be an empty string"] = function() cb.from("plain"):volume " " end,
+      ["stopsignal: invalid signal: SIGNOPE"] = function() cb.from("plain"):stopsignal "SIGNOPE" end,
+      ["write: invalid chmod parameter: '999'"] = function() cb.from("plain"):write("/f", "", { mode = "999" }) end,
+    } do
+      local line = debug.getinfo(f, "S").linedefined
+      local ok, e = pcall(f)
+      assert.is_false(ok)
+      assert.is_true(errors.is(e), tostring(e))
+      assert.are.equal(want, e.msg)
+      assert.matches("image_spec.lua$", e.loc.file)
+      assert.are.equal(line, e.loc.line)
+      assert.is_nil(e.loc.col) -- no caret: the recipe line is code, not a Dockerfile line
+    end
+  end)
 end)
 
 describe("cb helpers", function()

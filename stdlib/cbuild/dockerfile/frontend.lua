@@ -86,8 +86,20 @@ local function json_list(list)
   return json.encode(json.array(list))
 end
 
+-- A stage being compiled: the state so far and what the next instruction reads (the config,
+-- the ARGs...).  M.apply moves it on by one instruction.
 local Stage = {}
 Stage.__index = Stage
+
+--- A stage from fields: state (the build state so far), cfg (its image config, changed in
+--- place), args and arg_order (the ARGs declared so far), declared (ARGs without a value),
+--- meta (the global ARGs), build_args and used_args (the --build-arg values, and the names an
+--- ARG took), cmd_set, base_set (see M.on_base), step (labelled steps so far) and escape.
+--- Recipes set literal (values are used as written, never $-expanded) and from_source
+--- (see Stage:from_source).
+function M.stage(fields)
+  return setmetatable(fields, Stage)
+end
 
 -- The expansion environment: declared ARGs, overridden by ENV (docker's rule).
 function Stage:vars()
@@ -100,6 +112,20 @@ function Stage:vars()
     env[k] = v
   end
   return env
+end
+
+-- A function that expands the words of instr against the variables as they are now: an
+-- instruction never sees its own assignments (ENV A=1 B=$A takes the old A).
+function Stage:expander(instr)
+  if self.literal then
+    return function(word)
+      return word
+    end
+  end
+  local vars = self:vars()
+  return function(word)
+    return expand(word, vars, instr, self.escape)
+  end
 end
 
 function Stage:push(op, args, instr, label)
@@ -145,12 +171,11 @@ end
 local dispatch = {}
 
 function dispatch.ENV(self, instr)
-  local vars = self:vars()
+  local ex = self:expander(instr)
   local env = self.cfg.Env
   local words = {}
   for _, p in ipairs(instr.pairs) do
-    local k = expand(p.key, vars, instr, self.escape)
-    local v = expand(p.value, vars, instr, self.escape)
+    local k, v = ex(p.key), ex(p.value)
     env = imgconfig.env_set(env, k, v)
     words[#words + 1] = k .. "=" .. v
   end
@@ -158,12 +183,11 @@ function dispatch.ENV(self, instr)
 end
 
 function dispatch.LABEL(self, instr)
-  local vars = self:vars()
+  local ex = self:expander(instr)
   local labels = imgconfig.copy(self.cfg.Labels) or {}
   local words = {}
   for _, p in ipairs(instr.pairs) do
-    local k = expand(p.key, vars, instr, self.escape)
-    local v = expand(p.value, vars, instr, self.escape)
+    local k, v = ex(p.key), ex(p.value)
     labels[k] = v
     words[#words + 1] = k .. "=" .. v
   end
@@ -178,7 +202,7 @@ function dispatch.ARG(self, instr)
       value = self.build_args[key]
       self.used_args[key] = true
     elseif a.value ~= nil then
-      value = expand(a.value, self:vars(), instr, self.escape)
+      value = self:expander(instr)(a.value) -- sees the ARGs before it in the same line
     elseif self.meta[key] ~= nil then
       value = self.meta[key] -- a global ARG redeclared without a value takes its value
     end
@@ -194,8 +218,7 @@ end
 function dispatch.CMD(self, instr)
   local cmd = shell_cmd(self, instr)
   self.cmd_set = true
-  local text = instr.prepend_shell and go_list(cmd) or go_list(cmd)
-  self:set(instr, { Cmd = cmd }, "CMD " .. text)
+  self:set(instr, { Cmd = cmd }, "CMD " .. go_list(cmd))
 end
 
 function dispatch.ENTRYPOINT(self, instr)
@@ -215,7 +238,7 @@ function dispatch.SHELL(self, instr)
 end
 
 function dispatch.WORKDIR(self, instr)
-  local path = expand(instr.path, self:vars(), instr, self.escape)
+  local path = self:expander(instr)(instr.path)
   if path:sub(1, 1) ~= "/" then
     path = (self.cfg.WorkingDir or "/") .. "/" .. path
   end
@@ -228,12 +251,12 @@ function dispatch.WORKDIR(self, instr)
 end
 
 function dispatch.USER(self, instr)
-  local user = expand(instr.user, self:vars(), instr, self.escape)
+  local user = self:expander(instr)(instr.user)
   self:set(instr, { User = user }, "USER " .. user)
 end
 
 local function expand_ports(instr, spec, raw)
-  local port, proto = spec:match "^([^/]+)/?(.*)$"
+  local port, proto = spec:match "^([^/]*)/?(.*)$"
   proto = (proto == "" and "tcp" or proto):lower()
   if proto ~= "tcp" and proto ~= "udp" and proto ~= "sctp" then
     errors.raise_at(at_word(instr, raw), "invalid proto: %s", proto)
@@ -255,12 +278,11 @@ local function expand_ports(instr, spec, raw)
 end
 
 function dispatch.EXPOSE(self, instr)
-  local vars = self:vars()
+  local ex = self:expander(instr)
   local ports = imgconfig.copy(self.cfg.ExposedPorts) or {}
   local words = {}
   for _, raw in ipairs(instr.ports) do
-    local spec = expand(raw, vars, instr, self.escape)
-    for _, p in ipairs(expand_ports(instr, spec, raw)) do
+    for _, p in ipairs(expand_ports(instr, ex(raw), raw)) do
       ports[p] = json.object {}
       words[#words + 1] = p
     end
@@ -269,11 +291,11 @@ function dispatch.EXPOSE(self, instr)
 end
 
 function dispatch.VOLUME(self, instr)
-  local vars = self:vars()
+  local ex = self:expander(instr)
   local vols = imgconfig.copy(self.cfg.Volumes) or {}
   local words = {}
   for _, raw in ipairs(instr.volumes) do
-    local v = expand(raw, vars, instr, self.escape)
+    local v = ex(raw)
     if v == "" then
       errors.raise_at(instr.loc, "VOLUME specified can not be an empty string")
     end
@@ -305,7 +327,7 @@ local function valid_signal(s)
 end
 
 function dispatch.STOPSIGNAL(self, instr)
-  local sig = expand(instr.signal, self:vars(), instr, self.escape)
+  local sig = self:expander(instr)(instr.signal)
   if not valid_signal(sig) then
     errors.raise_at(at_word(instr, instr.signal), "invalid signal: %s", sig)
   end
@@ -336,13 +358,12 @@ function dispatch.ONBUILD(self, instr)
 end
 
 function dispatch.MAINTAINER(self, instr)
-  local who = expand(instr.maintainer, self:vars(), instr, self.escape)
+  local who = self:expander(instr)(instr.maintainer)
   self.author = who
   self:push("config", { set = {}, author = who, history = "MAINTAINER " .. who }, instr)
 end
 
-local function parse_chown(self, instr, raw)
-  local spec = expand(raw, self:vars(), instr, self.escape)
+local function parse_chown(spec)
   local u, g = spec:match "^([^:]*):?(.*)$"
   local uid, gid = tonumber(u), tonumber(g ~= "" and g or u)
   if uid and gid and uid == math.floor(uid) and gid == math.floor(gid) then
@@ -352,12 +373,14 @@ local function parse_chown(self, instr, raw)
   return { user = u, group = g ~= "" and g or nil, spec = spec }
 end
 
--- COPY --from=<stage name | stage index | image>: the stage's state, or the image.
--- raw: the --from value as written (COPY --from=, or a RUN --mount's from=).
-local function copy_from(self, instr, vars, raw)
+--- COPY --from=<stage name | stage index | image>: the args that name the source, {from =
+--- the stage's state, from_name} or {from_image, from_entry, from_name}.  ex: the expander;
+--- raw: a RUN --mount's from= as written (nil for COPY --from).  A recipe's stage has its
+--- own, which may return nil for a mount (its from= stays as written).
+function Stage:from_source(instr, ex, raw)
   raw = raw or instr.from
   local flag = instr.from == raw and ("--from=" .. raw) or ("from=" .. raw)
-  local name = expand(raw, vars, instr, self.escape)
+  local name = ex(raw)
   local c = self.compiler
   local idx = c and c:find_stage(name)
   if idx then
@@ -380,17 +403,17 @@ local function copy_from(self, instr, vars, raw)
 end
 
 local function copy_like(self, instr, add)
-  local vars = self:vars()
+  local ex = self:expander(instr)
   local verb = add and "ADD" or "COPY"
   local sources = {}
   for i, s in ipairs(instr.sources) do
-    sources[i] = expand(s, vars, instr, self.escape)
+    sources[i] = ex(s)
     if add and sources[i]:match "^%a[%w+.-]*://" and not sources[i]:match "^https?://" then
       errors.raise_at(instr.loc, "ADD from a %s URL is not supported (http and https are): '%s'",
         sources[i]:match "^(%a[%w+.-]*)://", sources[i])
     end
   end
-  local dest = expand(instr.dest, vars, instr, self.escape)
+  local dest = ex(instr.dest)
   local trailing = dest:match "/%.?$" or dest == "." or dest == ""
   if dest:sub(1, 1) ~= "/" then
     dest = (self.cfg.WorkingDir or "/") .. "/" .. dest
@@ -400,7 +423,7 @@ local function copy_like(self, instr, add)
   end
   local args = { sources = sources, dest = dest, add = add }
   if instr.from then
-    for k, v in pairs(copy_from(self, instr, vars)) do
+    for k, v in pairs(self:from_source(instr, ex)) do
       args[k] = v
     end
   end
@@ -412,7 +435,7 @@ local function copy_like(self, instr, add)
     for _, hd in ipairs(instr.heredocs) do
       local content = hd.content
       if hd.expand then
-        content = expand_raw(content, vars, instr.loc)
+        content = expand_raw(content, self:vars(), instr.loc)
       end
       local file = (dest:match "/$" or nsrc > 1) and copy.clean(dest .. "/" .. hd.name) or copy.clean(dest)
       args.heredocs[#args.heredocs + 1] = { name = hd.name, content = content, dest = file }
@@ -420,10 +443,10 @@ local function copy_like(self, instr, add)
     end
   end
   if instr.chown and instr.chown ~= "" then
-    args.chown = parse_chown(self, instr, instr.chown) -- names: resolved in the image by the solver
+    args.chown = parse_chown(ex(instr.chown)) -- names: resolved in the image by the solver
   end
   if instr.chmod and instr.chmod ~= "" then
-    local m = expand(instr.chmod, vars, instr, self.escape)
+    local m = ex(instr.chmod)
     if not m:match "^[0-7]+$" or #m > 4 then
       errors.raise_at(at_word(instr, "--chmod=" .. instr.chmod), "invalid chmod parameter: '%s'", m)
     end
@@ -434,11 +457,11 @@ local function copy_like(self, instr, add)
   if instr.exclude and #instr.exclude > 0 then
     args.exclude = {}
     for i, e in ipairs(instr.exclude) do
-      args.exclude[i] = expand(e, vars, instr, self.escape)
+      args.exclude[i] = ex(e)
     end
   end
   local flags = {}
-  if instr.from then
+  if args.from_name then
     flags[#flags + 1] = "--from=" .. args.from_name .. " "
   end
   if instr.chown and instr.chown ~= "" then
@@ -495,18 +518,19 @@ function dispatch.RUN(self, instr)
   -- RUN --mount=...,from=<stage|image>: the stage's state (built first) or the image
   local mounts, mount_states = {}, {}
   for i, m in ipairs(instr.mounts or {}) do
-    mounts[i] = m
-    if m.from and m.from ~= "" then
+    local src = m.from and m.from ~= "" and not m.from_state
+      and self:from_source(instr, self:expander(instr), m.from)
+    if src then
       local copy_m = {}
       for k, v in pairs(m) do
         copy_m[k] = v
       end
-      local src = copy_from(self, instr, self:vars(), m.from)
       copy_m.from_state, copy_m.from_image, copy_m.from_entry = src.from, src.from_image, src.from_entry
-      if src.from then
-        mount_states[#mount_states + 1] = src.from
-      end
-      mounts[i] = copy_m
+      m = copy_m
+    end
+    mounts[i] = m
+    if m.from_state then
+      mount_states[#mount_states + 1] = m.from_state
     end
   end
   self:push("run", { cmd = cmd, instr = instr, env = self.cfg.Env, args = args, proxy = proxy,
@@ -556,14 +580,21 @@ function Compiler:find_stage(name)
   return nil
 end
 
--- Dispatch one instruction of a stage and label its step for the progress output.
-local function run_instr(st, instr)
+--- Move stage st (M.stage) on by one typed instruction (dockerfile/instructions.lua's shape,
+--- with loc): st.state becomes the instruction's state, and st's config and ARGs follow.
+--- Errors are raised at instr.loc, or at the offending word of a parsed instruction.
+function M.apply(st, instr)
   local f = dispatch[instr.kind]
   if not f then
     errors.raise_at(instr.loc, "%s is not supported yet", instr.kind)
   end
-  local before = st.state
   f(st, instr)
+end
+
+-- Dispatch one instruction of a stage and label its step for the progress output.
+local function run_instr(st, instr)
+  local before = st.state
+  M.apply(st, instr)
   if st.state ~= before and st.state.label and not st.state.label:match "^%[" then
     st.state.label = string.format("[%s%d/%d] %s", st.prefix, st.step, st.total, st.state.label)
   end
@@ -588,6 +619,32 @@ local function run_triggers(st, decl, triggers)
       run_instr(st, instr)
     end
   end
+end
+
+--- Set up a new stage st (st.state its first state, st.cfg its base config, changed in place)
+--- as BuildKit does: PATH is always set, and the base's ONBUILD triggers are taken out (and
+--- returned, for the caller to run or not).  st.base_set is what that added (nil when nothing):
+--- the first config change carries it, and on an image base (not from_stage) the solver
+--- applies it to the base config, without history.
+function M.on_base(st, from_stage)
+  local cfg = st.cfg
+  local set = {}
+  cfg.Env = cfg.Env or json.array {}
+  if imgconfig.env_map(cfg.Env).PATH == nil then
+    -- BuildKit: "make sure that PATH is always set", without a history entry
+    cfg.Env = imgconfig.env_set(cfg.Env, "PATH", imgconfig.DEFAULT_PATH)
+    set.Env = cfg.Env
+  end
+  local triggers = cfg.OnBuild
+  if triggers and #triggers > 0 then
+    cfg.OnBuild = nil
+    set.OnBuild = json.null
+  end
+  if not from_stage and next(set) then
+    st.state.args.set = imgconfig.copy(set)
+  end
+  st.base_set = next(set) and set or nil
+  return triggers
 end
 
 --- Compile stage idx (once; its dependencies first).  loc: where it is needed from (for cycles).
@@ -621,9 +678,9 @@ function Compiler:compile_stage(idx, loc)
         "FROM --platform=%s: only the host platform (%s) can be built here (no emulation)", want, host)
     end
   end
-  local st = setmetatable({ args = {}, arg_order = {}, declared = {}, meta = self.meta,
+  local st = M.stage { args = {}, arg_order = {}, declared = {}, meta = self.meta,
     build_args = self.build_args, used_args = self.used_args, escape = self.escape, step = 0,
-    cmd_set = false, compiler = self }, Stage)
+    cmd_set = false, compiler = self }
   local from_label = "FROM " .. base
   local parent_idx = self:find_stage(base)
   local from_stage = parent_idx and self.stages[parent_idx].name == base:lower()
@@ -646,26 +703,7 @@ function Compiler:compile_stage(idx, loc)
     st.unknown_base = found.unknown
   end
   lint.stage = st
-  st.cfg.Env = st.cfg.Env or json.array {}
-  st.base_set = {}
-  if imgconfig.env_map(st.cfg.Env).PATH == nil then
-    -- BuildKit: "make sure that PATH is always set", without a history entry
-    st.cfg.Env = imgconfig.env_set(st.cfg.Env, "PATH", imgconfig.DEFAULT_PATH)
-    st.base_set.Env = st.cfg.Env
-  end
-  local triggers = st.cfg.OnBuild
-  if triggers and #triggers > 0 then
-    st.cfg.OnBuild = nil
-    st.base_set.OnBuild = json.null
-  end
-  if not from_stage and next(st.base_set) then
-    -- the solver applies these to the base config (no history); the first config change
-    -- carries them too
-    st.state.args.set = imgconfig.copy(st.base_set)
-  end
-  if not next(st.base_set) then
-    st.base_set = nil
-  end
+  local triggers = M.on_base(st, from_stage)
   st.total = 1
   for _, instr in ipairs(decl.commands) do
     if instr.kind == "RUN" or instr.kind == "COPY" or instr.kind == "ADD" then

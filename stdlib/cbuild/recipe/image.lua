@@ -3,15 +3,14 @@
 -- declared ARGs, whether CMD was set), and every method returns a new value, so one state can
 -- be the base of several branches.
 --
--- The build states made here carry exactly the args dockerfile/frontend.lua gives the
--- equivalent instruction (same sets, same history lines), so a recipe and the equivalent
--- Dockerfile get the same cache keys and the same image.  Unlike a Dockerfile, values are
--- never $-expanded: a recipe builds its strings with Lua.
+-- A method turns its Lua arguments into the typed instruction the Dockerfile parser would make
+-- (dockerfile/instructions.lua) and lets the frontend apply it (frontend.apply), so a recipe
+-- and the equivalent Dockerfile get the same states, cache keys and image.  Unlike a
+-- Dockerfile, values are never $-expanded: a recipe builds its strings with Lua.
 local json = require "cbuild.core.json"
 local errors = require "cbuild.errors"
 local state = require "cbuild.build.state"
 local imgconfig = require "cbuild.image.config"
-local copy = require "cbuild.build.copy"
 local frontend = require "cbuild.dockerfile.frontend"
 local instructions = require "cbuild.dockerfile.instructions"
 local where = require "cbuild.recipe.where"
@@ -80,18 +79,6 @@ local function derive(p, changes)
 end
 
 -- Go's %q of a []string, as BuildKit writes history: ["a" "b"] (frontend.lua's go_list).
-local function go_list(list)
-  local out = {}
-  for i, s in ipairs(list) do
-    out[i] = string.format("%q", s):gsub("\\\n", "\\n")
-  end
-  return "[" .. table.concat(out, " ") .. "]"
-end
-
-local function json_list(list)
-  return json.encode(json.array(list))
-end
-
 local function is_list_of_strings(t, min)
   if type(t) ~= "table" or #t < (min or 1) then
     return false
@@ -108,14 +95,15 @@ local function copy_list(t)
   return { table.unpack(t) }
 end
 
--- key/value pairs from ("K", "V"), {K = "V", ...} (sorted by key) or {{"K", "V"}, ...}.
+-- ENV/LABEL pairs ({key =, value =}) from ("K", "V"), {K = "V", ...} (sorted by key) or
+-- {{"K", "V"}, ...}.
 local function pairs_arg(method, a, b)
   local out = {}
   if type(a) == "string" then
     if b == nil then
       fail("%s: %q needs a value", method, a)
     end
-    out[1] = { a, tostring(b) }
+    out[1] = { key = a, value = tostring(b) }
     return out
   end
   if type(a) ~= "table" then
@@ -126,7 +114,7 @@ local function pairs_arg(method, a, b)
       if type(kv) ~= "table" or type(kv[1]) ~= "string" or kv[2] == nil then
         fail("%s: entry %d: expected {name, value}", method, i)
       end
-      out[#out + 1] = { kv[1], tostring(kv[2]) }
+      out[#out + 1] = { key = kv[1], value = tostring(kv[2]) }
     end
     return out
   end
@@ -138,92 +126,68 @@ local function pairs_arg(method, a, b)
     if tv ~= "string" and tv ~= "number" and tv ~= "boolean" then
       fail("%s: the value of %q must be a string or a number, got %s", method, k, tv)
     end
-    out[#out + 1] = { k, tostring(v) }
+    out[#out + 1] = { key = k, value = tostring(v) }
   end
   table.sort(out, function(x, y)
-    return x[1] < y[1]
+    return x.key < y.key
   end)
   return out
 end
 
 -- A command: a string is the shell form, a list of strings the exec form.  Returns the argv
--- (the shell prepended for the shell form), the command as given and whether it was shell form.
-local function command(p, method, cmd)
+
+-- A command: a string is the shell form, a list of strings the exec form.  Returns the
+-- instruction's cmd and prepend_shell.
+local function command(method, cmd)
   if type(cmd) == "string" then
-    local sh = p.cfg.Shell or { "/bin/sh", "-c" }
-    local argv = json.array { table.unpack(sh) }
-    argv[#argv + 1] = cmd
-    return argv, cmd, true
+    return cmd, true
   end
   if is_list_of_strings(cmd, 0) then
-    return json.array(copy_list(cmd)), copy_list(cmd), false
+    return copy_list(cmd), false
   end
   fail("%s: expected a command string (shell form) or a list of strings (exec form), got %s", method, type(cmd))
 end
 
--- The next labelled step (RUN, COPY, ADD): its label as the progress view shows it.
-local function label(p, text)
-  local step = p.step + 1
-  return step, string.format("[%s%d] %s", p.name and (p.name .. " ") or "", step, text)
-end
-
--- Push a state of op with args at the user's line; changes as for derive.
-local function push(p, op, args, changes, text)
-  local st = state.new(op, p.st, args, where.user())
-  changes = changes or {}
-  changes.st = st
-  if text then
-    changes.step, st.label = label(p, text)
-  end
-  return derive(p, changes)
-end
-
--- A config op: fields set (json.null deletes) with a history line (frontend.lua's Stage:set).
--- What FROM added to the base config (PATH...) rides on the first one.
-local function set(p, fields, history, extra)
-  if p.base_set then
-    for k, v in pairs(p.base_set) do
-      if fields[k] == nil then
-        fields[k] = v
-      end
-    end
-  end
-  local cfg = imgconfig.copy(p.cfg)
-  for k, v in pairs(fields) do
-    if v == json.null then
-      cfg[k] = nil
-    else
-      cfg[k] = v
-    end
-  end
-  local args = { set = fields, history = history }
-  for k, v in pairs(extra or {}) do
+-- The state after instr (a typed instruction, as the parser makes them) on p: the frontend
+-- applies it to a stage made of p's fields, values as written.  from: the source args of a
+-- COPY's from (copy_source); a RUN mount's from= stays as written.  Errors name the method
+-- and point at the user's line.
+local function apply(p, method, instr, from)
+  local s = session.get()
+  instr.loc = where.user()
+  local args = {}
+  for k, v in pairs(p.args) do
     args[k] = v
   end
-  local changes = extra and extra.changes or {}
-  args.changes = nil
-  changes.cfg, changes.base_set = cfg, false
-  return push(p, "config", args, changes)
+  local st = frontend.stage { state = p.st, cfg = imgconfig.copy(p.cfg), args = args,
+    arg_order = copy_list(p.arg_order), declared = {}, meta = {}, build_args = s.build_args,
+    used_args = s.used_args, cmd_set = p.cmd_set, base_set = p.base_set, step = p.step,
+    author = p.author, literal = true, from_source = function(_, _, _, raw)
+      if raw == nil then
+        return from
+      end
+    end }
+  local ok, e = pcall(frontend.apply, st, instr)
+  if not ok then
+    if errors.is(e) then
+      e.msg = method .. ": " .. e.msg
+    end
+    error(e, 0)
+  end
+  if st.state ~= p.st and st.state.label then
+    st.state.label = string.format("[%s%d] %s", p.name and (p.name .. " ") or "", st.step, st.state.label)
+  end
+  return derive(p, { st = st.state, cfg = st.cfg, args = st.args, arg_order = st.arg_order,
+    cmd_set = st.cmd_set, base_set = st.base_set or false, step = st.step, author = st.author or false })
 end
 
--- The start of a stage: fresh ARG scope and CMD flag; PATH always set (BuildKit), the base's
--- ONBUILD triggers dropped (recipes do not run them).
+-- The start of a stage: fresh ARG scope and CMD flag, the base config set up as the frontend
+-- does (PATH always set); the base's ONBUILD triggers are dropped (recipes do not run them).
 local function stage(st, cfg, name, from_stage)
-  cfg.Env = cfg.Env or json.array {}
-  local base_set = {}
-  if imgconfig.env_map(cfg.Env).PATH == nil then
-    cfg.Env = imgconfig.env_set(cfg.Env, "PATH", imgconfig.DEFAULT_PATH)
-    base_set.Env = cfg.Env
-  end
-  if cfg.OnBuild and #cfg.OnBuild > 0 then
-    cfg.OnBuild = nil
-    base_set.OnBuild = json.null
-  end
-  if not from_stage and next(base_set) then
-    st.args.set = imgconfig.copy(base_set)
-  end
+  local base = { state = st, cfg = cfg }
+  frontend.on_base(base, from_stage)
   return new { st = st, cfg = cfg, name = name, args = {}, arg_order = {}, cmd_set = false,
-    base_set = next(base_set) and base_set or nil, step = 1 }
+    base_set = base.base_set, step = 1 }
 end
 
 -- The state of a Dockerfile that is only "FROM ref" (to run a base image's ONBUILD triggers
@@ -360,12 +324,11 @@ function methods:run(spec)
       fail "run: no command given"
     end
   end
-  local argv, raw, shell_form = command(p, "run", cmd)
+  local raw, shell_form = command("run", cmd)
   local mounts = {}
   if o.mounts ~= nil and type(o.mounts) ~= "table" then
     fail("run: mounts must be a list, got %s", type(o.mounts))
   end
-  local mount_states = {}
   for i, m in ipairs(o.mounts or {}) do
     local text = m
     local from_state
@@ -403,7 +366,6 @@ function methods:run(spec)
     end
     if from_state then
       parsed.from, parsed.from_state = "<state>", from_state
-      mount_states[#mount_states + 1] = from_state
     end
     mounts[i] = parsed
   end
@@ -415,78 +377,54 @@ function methods:run(spec)
   if security ~= nil and security ~= "sandbox" and security ~= "insecure" then
     fail("run: unsupported security mode %q", tostring(security))
   end
-  -- BuildKit's runCommandString: the stage's ARGs (ENV wins) prefix the history line
-  local env = imgconfig.env_map(p.cfg.Env)
-  local argl = {}
-  for _, k in ipairs(p.arg_order) do
-    argl[#argl + 1] = k .. "=" .. (env[k] or p.args[k] or "")
-  end
-  local prefix = #argl > 0 and ("|" .. #argl .. " " .. table.concat(argl, " ") .. " ") or ""
-  local build_args = session.get().build_args
-  local proxy = {}
-  for _, k in ipairs(frontend.PROXY_ARGS) do
-    if build_args[k] ~= nil and p.args[k] == nil then
-      proxy[k] = build_args[k]
-    end
-  end
-  local args = {}
-  for k, v in pairs(p.args) do
-    args[k] = v
-  end
-  local instr = { kind = "RUN", cmd = raw, prepend_shell = shell_form, heredocs = {}, mounts = mounts,
-    network = network, security = security }
-  return push(p, "run", { cmd = argv, instr = instr, env = p.cfg.Env, args = args, proxy = proxy,
-    heredocs = {}, mounts = mounts, mount_states = mount_states, network = network, security = security,
-    user = p.cfg.User,
-    workdir = p.cfg.WorkingDir,
-    history = "RUN " .. prefix .. table.concat(argv, " ") .. " # buildkit" }, nil,
-    "RUN " .. (shell_form and raw or json_list(raw)))
+  return apply(p, "run", { kind = "RUN", cmd = raw, prepend_shell = shell_form, heredocs = {}, mounts = mounts,
+    network = network, security = security })
 end
 
--- chown: "user[:group]" (names or ids), a number, or {uid =, gid =}; names are looked up in
--- the image by the solver (as the frontend's).
+-- chown: "user[:group]" (names or ids), a number, or {uid =, gid =}: the --chown value (names
+-- are looked up in the image by the solver).
 local function chown_arg(method, v)
-  if v == nil then
-    return nil, nil
-  end
-  local raw
-  if type(v) == "number" then
-    raw = tostring(math.tointeger(v) or v)
+  if v == nil or type(v) == "string" then
+    return v
+  elseif type(v) == "number" then
+    return tostring(math.tointeger(v) or v)
   elseif type(v) == "table" then
-    raw = tostring(v.uid or v[1]) .. ((v.gid or v[2]) and (":" .. tostring(v.gid or v[2])) or "")
-  elseif type(v) == "string" then
-    raw = v
-  else
-    fail("%s: chown must be \"uid:gid\", a number or {uid =, gid =}", method)
+    return tostring(v.uid or v[1]) .. ((v.gid or v[2]) and (":" .. tostring(v.gid or v[2])) or "")
   end
-  local u, g = raw:match "^([^:]*):?(.*)$"
-  local uid, gid = tonumber(u), tonumber(g ~= "" and g or u)
-  if uid and gid and uid == math.floor(uid) and gid == math.floor(gid) then
-    return { uid = math.tointeger(uid), gid = math.tointeger(gid) }, raw
-  end
-  return { user = u, group = g ~= "" and g or nil, spec = raw }, raw
+  fail("%s: chown must be \"uid:gid\", a number or {uid =, gid =}", method)
 end
 
--- chmod: an octal string ("755") or a number (the mode itself: tonumber("755", 8)).
+-- chmod: an octal string ("755") or a number (the mode itself: tonumber("755", 8)): the
+-- --chmod value.
 local function chmod_arg(method, v)
-  if v == nil then
-    return nil, nil
+  if v == nil or type(v) == "string" then
+    return v
+  elseif type(v) == "number" and math.tointeger(v) then
+    return string.format("%o", v)
   end
-  local raw
-  if type(v) == "number" and math.tointeger(v) then
-    raw = string.format("%o", v)
-  elseif type(v) == "string" then
-    raw = v
-  else
-    fail("%s: chmod must be an octal string (\"755\") or a number", method)
-  end
-  if not raw:match "^[0-7]+$" or #raw > 4 then
-    fail("%s: invalid chmod parameter: '%s'", method, raw)
-  end
-  return tonumber(raw, 8), raw
+  fail("%s: chmod must be an octal string (\"755\") or a number", method)
 end
 
--- COPY and ADD, with the frontend's args (frontend.lua's copy_like).
+-- COPY's from: a state (another stage), a cb.context or an image name, as the source args
+-- the frontend's from_source gives.
+local function copy_source(method, from)
+  local ctxmod = require "cbuild.recipe.context"
+  if M.is(from) then
+    local fp = priv[from]
+    return { from = fp.st, from_name = fp.name or "stage" }
+  elseif ctxmod.is(from) then
+    return { context = ctxmod.build_context(from) }
+  elseif type(from) == "string" then
+    if from:lower() == "scratch" then
+      fail("%s from scratch: scratch has no files to copy", method)
+    end
+    local entry = session.get():resolve_image(from, where.user())
+    return { from_image = from, from_entry = entry, from_name = from }
+  end
+  fail("%s: from must be an image state, a cb.context or an image name, got %s", method, type(from))
+end
+
+-- COPY and ADD.
 local function copy_like(self, add, a, b)
   local verb = add and "ADD" or "COPY"
   local method = verb:lower()
@@ -506,72 +444,31 @@ local function copy_like(self, add, a, b)
   else
     fail("%s: src must be a path or a list of paths, got %s", method, type(src))
   end
-  local dest_raw = o.dest or o[2]
-  if type(dest_raw) ~= "string" then
-    fail("%s: dest must be a path, got %s", method, type(dest_raw))
+  local dest = o.dest or o[2]
+  if type(dest) ~= "string" then
+    fail("%s: dest must be a path, got %s", method, type(dest))
   end
   for _, s in ipairs(sources) do
     if add and s:match "^%a[%w+.-]*://" then
       fail("ADD from a URL is not supported yet: '%s'", s)
     end
   end
-  local dest = dest_raw
-  local trailing = dest:match "/%.?$" or dest == "." or dest == ""
-  if dest:sub(1, 1) ~= "/" then
-    dest = (p.cfg.WorkingDir or "/") .. "/" .. dest
-  end
-  if trailing and not dest:match "/$" then
-    dest = dest .. "/"
-  end
-  local args = { sources = sources, dest = dest, add = add }
-  local from = o.from
-  local ctxmod = require "cbuild.recipe.context"
-  if from ~= nil then
-    if M.is(from) then
-      local fp = priv[from]
-      args.from, args.from_name = fp.st, fp.name or "stage"
-    elseif ctxmod.is(from) then
-      args.context = ctxmod.build_context(from)
-    elseif type(from) == "string" then
-      if from:lower() == "scratch" then
-        fail("%s from scratch: scratch has no files to copy", method)
-      end
-      local entry = session.get():resolve_image(from, where.user())
-      args.from_image, args.from_entry, args.from_name = from, entry, from
-    else
-      fail("%s: from must be an image state, a cb.context or an image name, got %s", method, type(from))
-    end
-  end
-  local chown_raw, chmod_raw
-  args.chown, chown_raw = chown_arg(method, o.chown)
-  args.chmod, chmod_raw = chmod_arg(method, o.chmod)
+  local from = o.from ~= nil and copy_source(method, o.from) or nil
+  local instr = { kind = verb, sources = sources, dest = dest, from = o.from, chown = chown_arg(method, o.chown),
+    chmod = chmod_arg(method, o.chmod), link = o.link == true }
   if add then
-    args.link, args.checksum, args.keep_git_dir = o.link == true, o.checksum, o.keep_git_dir == true
+    instr.checksum, instr.keep_git_dir = o.checksum, o.keep_git_dir == true
   else
-    args.link, args.parents = o.link == true, o.parents == true
+    instr.parents = o.parents == true
   end
   if o.exclude ~= nil then
     local ex = type(o.exclude) == "string" and { o.exclude } or o.exclude
     if not is_list_of_strings(ex, 0) then
       fail("%s: exclude must be a pattern or a list of patterns", method)
     end
-    if #ex > 0 then
-      args.exclude = copy_list(ex)
-    end
+    instr.exclude = copy_list(ex)
   end
-  local flags = {}
-  if args.from_name then
-    flags[#flags + 1] = "--from=" .. args.from_name .. " "
-  end
-  if chown_raw then
-    flags[#flags + 1] = "--chown=" .. chown_raw .. " "
-  end
-  if chmod_raw then
-    flags[#flags + 1] = "--chmod=" .. chmod_raw .. " "
-  end
-  local words = table.concat(sources, " ")
-  args.history = string.format("%s %s%s %s # buildkit", verb, table.concat(flags), words, dest_raw)
-  return push(p, "copy", args, nil, string.format("%s %s%s %s", verb, table.concat(flags), words, dest_raw))
+  return apply(p, method, instr, from)
 end
 
 --- img:copy(src, dest) or img:copy{src =, dest =, from =, chown =, chmod =, exclude =, link =,
@@ -599,55 +496,30 @@ function methods:write(path, content, opts)
   if type(opts) ~= "table" then
     fail("write: options must be a table, got %s", type(opts))
   end
-  local dest = path
-  if dest:sub(1, 1) ~= "/" then
-    dest = (p.cfg.WorkingDir or "/") .. "/" .. dest
-  end
-  if dest:match "/$" then
+  if path:match "/%.?$" or path == "." then
     fail("write: %q names a directory; give the file's path", path)
   end
-  local args = { sources = {}, dest = dest, add = false }
-  local chown_raw, chmod_raw
-  args.chown, chown_raw = chown_arg("write", opts.chown)
-  args.chmod, chmod_raw = chmod_arg("write", opts.mode or opts.chmod)
-  args.link, args.parents = false, false
-  args.heredocs = { { name = "EOF", content = content, dest = copy.clean(dest) } }
-  local flags = {}
-  if chown_raw then
-    flags[#flags + 1] = "--chown=" .. chown_raw .. " "
-  end
-  if chmod_raw then
-    flags[#flags + 1] = "--chmod=" .. chmod_raw .. " "
-  end
-  args.history = string.format("COPY %s<<EOF %s # buildkit", table.concat(flags), path)
-  return push(p, "copy", args, nil, string.format("COPY %s<<EOF %s", table.concat(flags), path))
+  return apply(p, "write", { kind = "COPY", sources = {}, dest = path, chown = chown_arg("write", opts.chown),
+    chmod = chmod_arg("write", opts.mode or opts.chmod), link = false, parents = false,
+    heredocs = { { name = "EOF", content = content } } })
 end
 
 --- img:env("K", "V") | img:env{K = "V", ...} | img:env{{"K", "V"}, ...}
 function methods:env(a, b)
   local p = check_self(self, "env")
-  local env = p.cfg.Env
-  local words = {}
-  for _, kv in ipairs(pairs_arg("env", a, b)) do
-    if kv[1] == "" then
+  local list = pairs_arg("env", a, b)
+  for _, kv in ipairs(list) do
+    if kv.key == "" then
       fail "env: names can not be blank"
     end
-    env = imgconfig.env_set(env, kv[1], kv[2])
-    words[#words + 1] = kv[1] .. "=" .. kv[2]
   end
-  return set(p, { Env = env }, "ENV " .. table.concat(words, " "))
+  return apply(p, "env", { kind = "ENV", pairs = list })
 end
 
 --- img:label("k", "v") | img:label{k = "v", ...}
 function methods:label(a, b)
   local p = check_self(self, "label")
-  local labels = imgconfig.copy(p.cfg.Labels) or {}
-  local words = {}
-  for _, kv in ipairs(pairs_arg("label", a, b)) do
-    labels[kv[1]] = kv[2]
-    words[#words + 1] = kv[1] .. "=" .. kv[2]
-  end
-  return set(p, { Labels = json.object(labels) }, "LABEL " .. table.concat(words, " "))
+  return apply(p, "label", { kind = "LABEL", pairs = pairs_arg("label", a, b) })
 end
 
 --- img:arg("NAME" [, default]) | img:arg{NAME = default, ...}: declare a build arg; RUN sees
@@ -656,59 +528,43 @@ function methods:arg(a, b)
   local p = check_self(self, "arg")
   local list = {}
   if type(a) == "string" then
-    list[1] = { a, b ~= nil and tostring(b) or nil }
+    list[1] = { key = a, value = b ~= nil and tostring(b) or nil }
   elseif type(a) == "table" then
     for k, v in pairs(a) do
       if type(k) == "number" and type(v) == "string" then
-        list[#list + 1] = { v }
+        list[#list + 1] = { key = v }
       elseif type(k) == "string" then
-        list[#list + 1] = { k, tostring(v) }
+        list[#list + 1] = { key = k, value = tostring(v) }
       else
         fail "arg: expected names, or name = default pairs"
       end
     end
     table.sort(list, function(x, y)
-      return x[1] < y[1]
+      return x.key < y.key
     end)
   else
     fail("arg: expected a name, got %s", type(a))
   end
-  local s = session.get()
-  local args, order = {}, copy_list(p.arg_order)
-  for k, v in pairs(p.args) do
-    args[k] = v
-  end
   for _, kv in ipairs(list) do
-    local key, value = kv[1], kv[2]
-    if key == "" then
+    if kv.key == "" then
       fail "arg: names can not be blank"
     end
-    if s.build_args[key] ~= nil then
-      value = s.build_args[key]
-      s.used_args[key] = true
-    end
-    args[key] = value
-    order[#order + 1] = key
   end
-  return derive(p, { args = args, arg_order = order })
+  return apply(p, "arg", { kind = "ARG", args = list })
 end
 
 --- img:cmd "shell form" | img:cmd {"exec", "form"}
 function methods:cmd(c)
   local p = check_self(self, "cmd")
-  local argv = command(p, "cmd", c)
-  return set(p, { Cmd = argv }, "CMD " .. go_list(argv), { changes = { cmd_set = true } })
+  local cmd, shell_form = command("cmd", c)
+  return apply(p, "cmd", { kind = "CMD", cmd = cmd, prepend_shell = shell_form })
 end
 
 --- img:entrypoint "shell form" | img:entrypoint {"exec", "form"}; drops an inherited CMD.
 function methods:entrypoint(c)
   local p = check_self(self, "entrypoint")
-  local argv = command(p, "entrypoint", c)
-  local fields = { Entrypoint = argv }
-  if not p.cmd_set then
-    fields.Cmd = json.null -- docker: a new ENTRYPOINT drops the CMD inherited from the base
-  end
-  return set(p, fields, "ENTRYPOINT " .. go_list(argv))
+  local cmd, shell_form = command("entrypoint", c)
+  return apply(p, "entrypoint", { kind = "ENTRYPOINT", cmd = cmd, prepend_shell = shell_form })
 end
 
 --- img:shell {"/bin/bash", "-c"}: the shell of later shell-form commands.
@@ -717,7 +573,7 @@ function methods:shell(list)
   if not is_list_of_strings(list) then
     fail "shell: expected a list of strings ({\"/bin/bash\", \"-c\"})"
   end
-  return set(p, { Shell = json.array(copy_list(list)) }, "SHELL " .. go_list(list))
+  return apply(p, "shell", { kind = "SHELL", cmd = copy_list(list), prepend_shell = false })
 end
 
 --- img:workdir(path): relative paths are joined to the current one; the directory is made.
@@ -726,119 +582,75 @@ function methods:workdir(path)
   if type(path) ~= "string" or path == "" then
     fail("workdir: expected a path, got %s", type(path))
   end
-  if path:sub(1, 1) ~= "/" then
-    path = (p.cfg.WorkingDir or "/") .. "/" .. path
+  return apply(p, "workdir", { kind = "WORKDIR", path = path })
+end
+
+-- A number as a string (a uid, a signal); anything else as it is.
+local function numeric(v)
+  if type(v) == "number" then
+    return tostring(math.tointeger(v) or v)
   end
-  path = copy.clean(path)
-  local extra
-  if path ~= "/" then
-    -- BuildKit makes the directory (and its parents, 0755, owned by USER) as a layer
-    extra = { mkdir = { path = path, mode = 493, user = p.cfg.User } }
-  end
-  return set(p, { WorkingDir = path }, "WORKDIR " .. path, extra)
+  return v
 end
 
 --- img:user "name[:group]" (or a uid)
 function methods:user(u)
   local p = check_self(self, "user")
-  if type(u) == "number" then
-    u = tostring(math.tointeger(u) or u)
-  end
+  u = numeric(u)
   if type(u) ~= "string" then
     fail("user: expected a user name or uid, got %s", type(u))
   end
-  return set(p, { User = u }, "USER " .. u)
+  return apply(p, "user", { kind = "USER", user = u })
+end
+
+-- The values of a method called with values or with one list of them.
+local function varargs(...)
+  local list = { ... }
+  if type(list[1]) == "table" then
+    return list[1]
+  end
+  return list
 end
 
 --- img:expose(80, "53/udp", "8000-8002") or img:expose{80, 443}
 function methods:expose(...)
   local p = check_self(self, "expose")
-  local list = { ... }
-  if type(list[1]) == "table" then
-    list = list[1]
-  end
-  local raw = {}
-  for i, v in ipairs(list) do
+  local ports = {}
+  for i, v in ipairs(varargs(...)) do
     if type(v) ~= "string" and type(v) ~= "number" then
       fail("expose: port %d must be a number or a string", i)
     end
-    raw[i] = tostring(v)
+    ports[i] = tostring(v)
   end
-  if #raw == 0 then
+  if #ports == 0 then
     fail "expose: no ports given"
   end
-  table.sort(raw)
-  local ports = imgconfig.copy(p.cfg.ExposedPorts) or {}
-  local words = {}
-  for _, spec in ipairs(raw) do
-    local port, proto = spec:match "^([^/]+)/?(.*)$"
-    proto = ((proto or "") == "" and "tcp" or proto):lower()
-    if proto ~= "tcp" and proto ~= "udp" and proto ~= "sctp" then
-      fail("expose: invalid proto: %s", proto)
-    end
-    local lo, hi = (port or ""):match "^(%d+)%-(%d+)$"
-    if not lo then
-      lo = (port or ""):match "^(%d+)$"
-      hi = lo
-    end
-    lo, hi = tonumber(lo), tonumber(hi)
-    if not lo or lo < 1 or hi > 65535 or hi < lo then
-      fail("expose: invalid containerPort: %s", tostring(port))
-    end
-    for n = lo, hi do
-      ports[n .. "/" .. proto] = json.object {}
-      words[#words + 1] = n .. "/" .. proto
-    end
-  end
-  return set(p, { ExposedPorts = json.object(ports) }, "EXPOSE " .. (go_list(words):gsub('"', "")))
+  table.sort(ports) -- as the parser does
+  return apply(p, "expose", { kind = "EXPOSE", ports = ports })
 end
 
 --- img:volume("/data", ...) or img:volume{"/a", "/b"}
 function methods:volume(...)
   local p = check_self(self, "volume")
-  local list = { ... }
-  if type(list[1]) == "table" then
-    list = list[1]
-  end
+  local list = varargs(...)
   if not is_list_of_strings(list) then
     fail "volume: expected paths"
   end
-  local vols = imgconfig.copy(p.cfg.Volumes) or {}
-  local words = {}
-  for _, v in ipairs(list) do
-    v = v:match "^%s*(.-)%s*$"
-    if v == "" then
-      fail "volume: VOLUME specified can not be an empty string"
-    end
-    vols[v] = json.object {}
-    words[#words + 1] = v
+  local volumes = {}
+  for i, v in ipairs(list) do
+    volumes[i] = v:match "^%s*(.-)%s*$"
   end
-  return set(p, { Volumes = json.object(vols) }, "VOLUME " .. (go_list(words):gsub('"', "")))
-end
-
-local function valid_signal(s)
-  local n = tonumber(s)
-  if n then
-    return n >= 1 and n <= 64
-  end
-  local name = s:upper():gsub("^SIG", "")
-  if frontend.SIGNALS[name] then
-    return true
-  end
-  local rt = name:match "^RTMIN%+(%d+)$" or name:match "^RTMAX%-(%d+)$"
-  return rt ~= nil or name == "RTMIN" or name == "RTMAX"
+  return apply(p, "volume", { kind = "VOLUME", volumes = volumes })
 end
 
 --- img:stopsignal "SIGTERM" (or a number)
 function methods:stopsignal(sig)
   local p = check_self(self, "stopsignal")
-  if type(sig) == "number" then
-    sig = tostring(math.tointeger(sig) or sig)
-  end
-  if type(sig) ~= "string" or not valid_signal(sig) then
+  sig = numeric(sig)
+  if type(sig) ~= "string" then
     fail("stopsignal: invalid signal: %s", tostring(sig))
   end
-  return set(p, { StopSignal = sig }, "STOPSIGNAL " .. sig)
+  return apply(p, "stopsignal", { kind = "STOPSIGNAL", signal = sig })
 end
 
 local function duration(name, v)
@@ -887,24 +699,19 @@ function methods:healthcheck(o)
       fail "healthcheck: missing command"
     end
   end
-  local hc = { Test = json.array(copy_list(test)) }
+  local instr = { kind = "HEALTHCHECK", test = test }
   if test[1] ~= "NONE" then
-    hc.Interval = duration("interval", o.interval)
-    hc.Timeout = duration("timeout", o.timeout)
-    hc.StartPeriod = duration("start_period", o.start_period)
-    hc.StartInterval = duration("start_interval", o.start_interval)
+    instr.interval = duration("interval", o.interval)
+    instr.timeout = duration("timeout", o.timeout)
+    instr.start_period = duration("start_period", o.start_period)
+    instr.start_interval = duration("start_interval", o.start_interval)
     local r = o.retries or 0
     if type(r) ~= "number" or r < 0 or not math.tointeger(r) then
       fail("healthcheck: retries must be a non-negative integer")
     end
-    hc.Retries = math.tointeger(r)
+    instr.retries = math.tointeger(r)
   end
-  for k, v in pairs(hc) do
-    if v == 0 then
-      hc[k] = nil
-    end
-  end
-  return set(p, { Healthcheck = hc }, "HEALTHCHECK " .. go_list(test))
+  return apply(p, "healthcheck", instr)
 end
 
 --- img:onbuild "RUN make": a trigger for images built FROM this one.
@@ -913,9 +720,7 @@ function methods:onbuild(expr)
   if type(expr) ~= "string" or expr == "" then
     fail("onbuild: expected an instruction (string), got %s", type(expr))
   end
-  local list = json.array { table.unpack(p.cfg.OnBuild or {}) }
-  list[#list + 1] = expr
-  return set(p, { OnBuild = list }, "ONBUILD " .. expr)
+  return apply(p, "onbuild", { kind = "ONBUILD", expression = expr })
 end
 
 --- img:maintainer "name": the image's author (deprecated MAINTAINER).
@@ -924,8 +729,9 @@ function methods:maintainer(who)
   if type(who) ~= "string" then
     fail("maintainer: expected a string, got %s", type(who))
   end
-  return push(p, "config", { set = {}, author = who, history = "MAINTAINER " .. who }, { author = who })
+  return apply(p, "maintainer", { kind = "MAINTAINER", maintainer = who })
 end
+
 
 --- img:build(): build this state now; returns its result (see cb.build).
 function methods:build()
