@@ -1,6 +1,7 @@
 -- cbuild.core.http against a real docker-registry and a misbehaving server in front of it.
 local h = require "spec.helpers"
 local reg = require "spec.fixtures.registry.registry"
+local rh = require "spec.registry.helpers"
 local http = require "cbuild.core.http"
 local store = require "cbuild.core.store"
 local digest = require "cbuild.core.digest"
@@ -17,8 +18,7 @@ describe("cbuild.core.http", function()
     assert.are.equal(201, put.status)
   end)
   teardown(function()
-    r:stop()
-    h.cleanup()
+    rh.stop(r)
   end)
 
   it("raises on misuse", function()

@@ -1,14 +1,7 @@
 -- push paths beyond the plain upload: cross-repository mount, chunked PATCH upload, zstd layers,
 -- an image cbuild pushed run by podman, pull.ensure, and the progress view on a terminal.
 local h = require "spec.helpers"
-local reg = require "spec.fixtures.registry.registry"
-
-local function busybox_tar()
-  local dir = h.tmpdir "bbfs"
-  h.ok(string.format("sh %s/spec/fixtures/make-busybox-rootfs.sh %s/fs && tar -C %s/fs -cf %s/bb.tar .",
-    h.quote(h.src), h.quote(dir), h.quote(dir), h.quote(dir)))
-  return dir .. "/bb.tar"
-end
+local rh = require "spec.registry.helpers"
 
 -- Requests the registry logged (its access log), e.g. count(r, "PATCH /v2/x/blobs/uploads/").
 local function logged(r, pattern)
@@ -24,24 +17,18 @@ end
 describe("registry push", function()
   local r, tar
   setup(function()
-    r = reg.start()
-    tar = busybox_tar()
+    r, tar = rh.start()
   end)
   teardown(function()
-    r:stop()
-    h.cleanup()
+    rh.stop(r)
   end)
 
   it("mounts every blob from another repository of the same registry, sending no bytes", function()
     local root = h.tmpdir "root"
-    assert.are.equal(0, (h.cbuild(root, "import " .. tar .. " " .. r.host .. "/one/bb")))
+    rh.import_push(root, tar, r.host .. "/one/bb")
     assert.are.equal(0, (h.cbuild(root, "tag " .. r.host .. "/one/bb " .. r.host .. "/two/bb")))
-    local status, _, err = h.cbuild(root, "push " .. r.host .. "/one/bb")
-    local out
-    assert.are.equal(0, status, err)
     local uploads = logged(r, "PUT /v2/")
-    status, out, err = h.cbuild(root, "push " .. r.host .. "/two/bb")
-    assert.are.equal(0, status, err)
+    local out = rh.push(root, r.host .. "/two/bb")
     assert.matches(": Mounted from one/bb", out, 1, true)
     assert.is_nil(out:find(": Pushed", 1, true))
     -- the second push PUT only its manifest: no blob upload
@@ -55,36 +42,25 @@ describe("registry push", function()
   it("uploads a blob over the chunk size in PATCH chunks (CBUILD_PUSH_CHUNK)", function()
     local root = h.tmpdir "root"
     local name = r.host .. "/chunked"
-    h.cbuild(root, "import " .. tar .. " " .. name)
-    local status, out, err = h.cbuild(root, "push --compression none " .. name,
-      { env = { CBUILD_PUSH_CHUNK = "65536" } })
-    assert.are.equal(0, status, out .. err)
+    rh.import_push(root, tar, name, "--compression none", { env = { CBUILD_PUSH_CHUNK = "65536" } })
     local size = tonumber(h.ok("stat -c %s " .. tar))
     -- the layer is the tar as imported (about 1 MiB+): many 64 KiB chunks
     assert.is_true(logged(r, "PATCH /v2/chunked/blobs/uploads/") >= math.floor(size / 65536) - 2)
-    local fresh = h.tmpdir "fresh"
-    status, out, err = h.cbuild(fresh, "pull " .. name)
-    assert.are.equal(0, status, out .. err)
-    assert.are.same({}, h.bad_blobs(fresh))
+    rh.pull_fresh(name)
     h.ok("skopeo copy --quiet --src-tls-verify=false docker://" .. name .. " oci:" .. h.tmpdir "sk" .. ":x")
   end)
 
   it("pushes zstd layers that skopeo reads", function()
     local root = h.tmpdir "root"
     local name = r.host .. "/zstd"
-    h.cbuild(root, "import " .. tar .. " " .. name)
-    local status, out, err = h.cbuild(root, "push --compression zstd " .. name)
-    assert.are.equal(0, status, out .. err)
+    rh.import_push(root, tar, name, "--compression zstd")
     local raw = h.ok("skopeo inspect --raw --tls-verify=false docker://" .. name)
     assert.matches("application/vnd.oci.image.layer.v1.tar+zstd", raw, 1, true)
     local inspect = h.ok("skopeo inspect --tls-verify=false docker://" .. name)
     assert.matches('"Os": "linux"', inspect, 1, true)
     local dir = h.tmpdir "skz"
     h.ok(string.format("skopeo copy --quiet --src-tls-verify=false docker://%s oci:%s:x", name, dir))
-    local fresh = h.tmpdir "fresh"
-    status, out, err = h.cbuild(fresh, "pull " .. name)
-    assert.are.equal(0, status, out .. err)
-    assert.are.same({}, h.bad_blobs(fresh))
+    rh.pull_fresh(name)
   end)
 
   it("pushes an image podman pulls and runs", function()
@@ -94,8 +70,7 @@ describe("registry push", function()
     end
     local root = h.tmpdir "root"
     local name = r.host .. "/runme"
-    h.cbuild(root, "import " .. tar .. " " .. name)
-    assert.are.equal(0, (h.cbuild(root, "push " .. name)))
+    rh.import_push(root, tar, name)
     local proot = h.tmpdir "podman"
     local podman = string.format("podman --root %s/root --runroot %s/run --storage-driver vfs ", proot, proot)
     h.ok(podman .. "pull -q --tls-verify=false " .. name)
@@ -107,8 +82,7 @@ describe("registry push", function()
   it("ensure returns the local entry, or pulls the image when absent", function()
     local root = h.tmpdir "root"
     local name = r.host .. "/ensured"
-    h.cbuild(root, "import " .. tar .. " " .. name)
-    assert.are.equal(0, (h.cbuild(root, "push " .. name)))
+    rh.import_push(root, tar, name)
     local images = require("cbuild.image.store").open(h.tmpdir "fresh")
     local pull = require "cbuild.registry.pull"
     local errors = require "cbuild.errors"
@@ -138,7 +112,7 @@ describe("registry push", function()
     end
     local root = h.tmpdir "root"
     local name = r.host .. "/tty"
-    h.cbuild(root, "import " .. tar .. " " .. name)
+    rh.import(root, tar, name)
     local log = h.tmpdir "tty" .. "/typescript"
     h.ok(string.format("CBUILD_ROOT=%s script -qec %s %s >/dev/null", h.quote(root),
       h.quote(h.quote(h.bin) .. " push --compression none " .. name), h.quote(log)))

@@ -2,6 +2,7 @@
 -- writing the other side.
 local h = require "spec.helpers"
 local reg = require "spec.fixtures.registry.registry"
+local rh = require "spec.registry.helpers"
 
 local function image_id(root, name)
   local status, out, err = h.cbuild(root, "images --no-trunc")
@@ -15,65 +16,50 @@ local function image_id(root, name)
   return nil
 end
 
-local function busybox_tar()
-  local dir = h.tmpdir "bbfs"
-  h.ok(string.format("sh %s/spec/fixtures/make-busybox-rootfs.sh %s/fs && tar -C %s/fs -cf %s/bb.tar .",
-    h.quote(h.src), h.quote(dir), h.quote(dir), h.quote(dir)))
-  return dir .. "/bb.tar"
-end
-
 describe("registry", function()
   local r, tar
   setup(function()
-    r = reg.start()
-    tar = busybox_tar()
+    r, tar = rh.start()
   end)
   teardown(function()
-    r:stop()
-    h.cleanup()
+    rh.stop(r)
   end)
 
   it("pushes an imported image, skips every blob the second time, pulls it back", function()
     local root = h.tmpdir "root"
     local name = r.host .. "/busybox"
-    assert.are.equal(0, (h.cbuild(root, "import " .. tar .. " " .. name)))
+    rh.import(root, tar, name)
     local id = image_id(root, name .. ":latest")
     assert.matches("^sha256:%x+$", id)
-    local status, out, err = h.cbuild(root, "push " .. name)
-    assert.are.equal(0, status, err)
+    local out = rh.push(root, name)
     assert.matches("The push refers to repository %[" .. name:gsub("%p", "%%%0") .. "%]", out)
     assert.matches("%x+: Pushed", out)
     local digest, size = out:match "latest: digest: (sha256:%x+) size: (%d+)\n$"
     assert.is_truthy(digest)
     assert.matches('"busybox"', h.ok("curl -sf " .. r.url .. "/v2/_catalog"))
 
-    status, out = h.cbuild(root, "push " .. name)
-    assert.are.equal(0, status)
+    out = rh.push(root, name)
     assert.matches("Layer already exists", out)
     assert.is_nil(out:find(": Pushed", 1, true))
     assert.matches("no layer bytes sent", out)
     assert.matches("latest: digest: " .. digest .. " size: " .. size, out, 1, true)
 
     assert.are.equal(0, (h.cbuild(root, "rmi " .. name)))
-    status, out, err = h.cbuild(root, "pull " .. name)
-    assert.are.equal(0, status, err)
+    out = rh.pull(root, name)
     assert.matches("Digest: " .. digest, out, 1, true)
     assert.are.equal(id, image_id(root, name .. ":latest"))
 
-    local fresh = h.tmpdir "fresh"
-    status, out, err = h.cbuild(fresh, "pull " .. name)
-    assert.are.equal(0, status, err)
+    local fresh
+    fresh, out = rh.pull_fresh(name)
     assert.matches("Pull complete", out)
     assert.are.equal(id, image_id(fresh, name .. ":latest"))
-    assert.are.same({}, h.bad_blobs(fresh))
   end)
 
   it("is read by skopeo, and reads what skopeo copies in (schema2 and OCI)", function()
     local root = h.tmpdir "root"
     local name = r.host .. "/sk"
-    h.cbuild(root, "import " .. tar .. " " .. name)
+    rh.import_push(root, tar, name)
     local id = image_id(root, name .. ":latest")
-    assert.are.equal(0, (h.cbuild(root, "push " .. name)))
     local inspect = h.ok("skopeo inspect --tls-verify=false docker://" .. name)
     assert.matches('"Architecture": "amd64"', inspect, 1, true)
 
@@ -81,9 +67,7 @@ describe("registry", function()
       local target = r.host .. "/copied-" .. format
       h.ok(string.format("skopeo copy --quiet --dest-tls-verify=false --format %s oci:%s:%s docker://%s",
         format, h.quote(root), h.quote(name .. ":latest"), target))
-      local fresh = h.tmpdir "fresh"
-      local status, _, err = h.cbuild(fresh, "pull " .. target)
-      assert.are.equal(0, status, err)
+      local fresh = rh.pull_fresh(target)
       assert.are.equal(id, image_id(fresh, target .. ":latest"))
     end
   end)
@@ -91,9 +75,8 @@ describe("registry", function()
   it("selects a platform from an index", function()
     local root = h.tmpdir "root"
     local name = r.host .. "/multi"
-    h.cbuild(root, "import " .. tar .. " " .. name .. ":amd64")
+    local out = rh.import_push(root, tar, name .. ":amd64")
     local id = image_id(root, name .. ":amd64")
-    local _, out = h.cbuild(root, "push " .. name .. ":amd64")
     local digest, size = out:match "digest: (sha256:%x+) size: (%d+)"
     local index = string.format('{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json",'
       .. '"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"%s","size":%s,'
@@ -102,19 +85,16 @@ describe("registry", function()
       .. '"platform":{"os":"linux","architecture":"amd64"}}]}', digest, size, digest, size)
     h.ok(string.format("curl -sf -X PUT -H 'Content-Type: application/vnd.oci.image.index.v1+json' "
       .. "--data-binary %s %s/v2/multi/manifests/latest", h.quote(index), r.url))
-    local fresh = h.tmpdir "fresh"
-    local status, _, err = h.cbuild(fresh, "pull --platform linux/amd64 " .. name)
-    assert.are.equal(0, status, err)
+    local fresh = rh.pull_fresh(name, "--platform linux/amd64")
     assert.are.equal(id, image_id(fresh, name .. ":latest"))
-    status, _, err = h.cbuild(fresh, "pull --platform linux/s390x " .. name)
+    local status, _, err = h.cbuild(fresh, "pull --platform linux/s390x " .. name)
     assert.are_not.equal(0, status)
     assert.matches("no matching manifest for linux/s390x", err, 1, true)
   end)
 
   it("refuses a registry that serves corrupted blobs, naming nothing", function()
     local root = h.tmpdir "root"
-    h.cbuild(root, "import " .. tar .. " " .. r.host .. "/corrupt")
-    assert.are.equal(0, (h.cbuild(root, "push " .. r.host .. "/corrupt")))
+    rh.import_push(root, tar, r.host .. "/corrupt")
     local f = reg.start_faulty(r.url, "corrupt")
     local fresh = h.tmpdir "fresh"
     local status, _, err = h.cbuild(fresh, "pull " .. f.host .. "/corrupt")
@@ -127,9 +107,8 @@ describe("registry", function()
 
   it("pulls through 5xx answers and a connection cut mid-blob", function()
     local root = h.tmpdir "root"
-    h.cbuild(root, "import " .. tar .. " " .. r.host .. "/flaky")
+    rh.import_push(root, tar, r.host .. "/flaky")
     local id = image_id(root, r.host .. "/flaky:latest")
-    assert.are.equal(0, (h.cbuild(root, "push " .. r.host .. "/flaky")))
     for _, mode in ipairs { "flaky", "cut" } do
       local f = reg.start_faulty(r.url, mode)
       local fresh = h.tmpdir "fresh"
@@ -144,12 +123,10 @@ end)
 describe("registry with basic auth", function()
   local r, tar
   setup(function()
-    r = reg.start { users = { alice = "s3cret-pw" } }
-    tar = busybox_tar()
+    r, tar = rh.start { users = { alice = "s3cret-pw" } }
   end)
   teardown(function()
-    r:stop()
-    h.cleanup()
+    rh.stop(r)
   end)
 
   it("login checks the password before saving; push needs it; logout forgets it", function()
@@ -163,7 +140,7 @@ describe("registry with basic auth", function()
     assert.are.same({}, h.listdir(cfgdir))
 
     local name = r.host .. "/private"
-    h.cbuild(root, "import " .. tar .. " " .. name)
+    rh.import(root, tar, name)
     local perr
     status, perr, err = h.cbuild(root, "push " .. name, { env = { DOCKER_CONFIG = cfgdir } })
     assert.are.equal(1, status, perr)
@@ -183,8 +160,7 @@ describe("registry with basic auth", function()
     assert.are.equal(0, status, err)
     assert.matches("latest: digest: sha256:", out)
     assert.is_nil((out .. err):find("s3cret", 1, true))
-    status, out, err = h.cbuild(h.tmpdir "fresh", "pull " .. name, { env = { DOCKER_CONFIG = cfgdir } })
-    assert.are.equal(0, status, out .. err)
+    rh.pull_fresh(name, nil, { env = { DOCKER_CONFIG = cfgdir } })
 
     status, out = h.cbuild(root, "logout " .. r.host, { env = { DOCKER_CONFIG = cfgdir } })
     assert.are.equal(0, status)

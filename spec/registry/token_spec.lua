@@ -1,24 +1,15 @@
 -- The bearer token flow against distribution's `auth: token` mode: docker-registry trusts a
 -- self-signed certificate made by openssl, token_server.py signs RS256 JWTs with it.
 local h = require "spec.helpers"
-local reg = require "spec.fixtures.registry.registry"
-
-local function busybox_tar()
-  local dir = h.tmpdir "bbfs"
-  h.ok(string.format("sh %s/spec/fixtures/make-busybox-rootfs.sh %s/fs && tar -C %s/fs -cf %s/bb.tar .",
-    h.quote(h.src), h.quote(dir), h.quote(dir), h.quote(dir)))
-  return dir .. "/bb.tar"
-end
+local rh = require "spec.registry.helpers"
 
 describe("registry with token auth", function()
   local r, tar
   setup(function()
-    r = reg.start { token = { users = { bob = "tok-s3cret" } } }
-    tar = busybox_tar()
+    r, tar = rh.start { token = { users = { bob = "tok-s3cret" } } }
   end)
   teardown(function()
-    r:stop()
-    h.cleanup()
+    rh.stop(r)
   end)
 
   it("login asks the issuer, push and pull carry one token per scope, logout forgets", function()
@@ -33,7 +24,7 @@ describe("registry with token auth", function()
     assert.are.equal(1, r:token_stats().denied)
 
     local name = r.host .. "/tok/bb"
-    assert.are.equal(0, (h.cbuild(root, "import " .. tar .. " " .. name)))
+    rh.import(root, tar, name)
     status, out, err = h.cbuild(root, "push " .. name, { env = { DOCKER_CONFIG = cfgdir } })
     assert.are.equal(1, status, out)
     assert.matches("(run 'cbuild login " .. r.host .. "' first)", err, 1, true)
@@ -55,11 +46,9 @@ describe("registry with token auth", function()
     local key = "repository:tok/bb:pull,push"
     assert.are.equal((before.scopes[key] or 0) + 1, after.scopes[key])
 
-    local fresh = h.tmpdir "fresh"
-    status, out, err = h.cbuild(fresh, "pull " .. name, { env = { DOCKER_CONFIG = cfgdir } })
-    assert.are.equal(0, status, out .. err)
+    local _
+    _, out = rh.pull_fresh(name, nil, { env = { DOCKER_CONFIG = cfgdir } })
     assert.matches("Pull complete", out)
-    assert.are.same({}, h.bad_blobs(fresh))
     assert.are.equal(after.tokens + 1, r:token_stats().tokens)
     assert.are.equal(1, r:token_stats().scopes["repository:tok/bb:pull"])
 
@@ -76,22 +65,19 @@ end)
 describe("registry with short-lived tokens", function()
   local r, tar
   setup(function()
-    r = reg.start { token = { users = { bob = "pw" } , ttl = 2 } }
-    tar = busybox_tar()
+    r, tar = rh.start { token = { users = { bob = "pw" }, ttl = 2 } }
   end)
   teardown(function()
-    r:stop()
-    h.cleanup()
+    rh.stop(r)
   end)
 
   it("renews a cached token when the registry answers 401", function()
     local root = h.tmpdir "root"
     local cfgdir = h.tmpdir "dockercfg"
     local name = r.host .. "/short/bb"
-    h.cbuild(root, "import " .. tar .. " " .. name)
+    rh.import(root, tar, name)
     h.cbuild(root, "login -u bob --password-stdin " .. r.host, { env = { DOCKER_CONFIG = cfgdir }, stdin = "pw\n" })
-    local status, out, err = h.cbuild(root, "push " .. name, { env = { DOCKER_CONFIG = cfgdir } })
-    assert.are.equal(0, status, out .. err)
+    rh.push(root, name, nil, { env = { DOCKER_CONFIG = cfgdir } })
 
     local client = require("cbuild.registry.client").new(r.host, { creds = { username = "bob", password = "pw" } })
     assert(client:ping())
