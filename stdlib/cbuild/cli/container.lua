@@ -5,7 +5,8 @@ local M = { summary = "Manage containers" }
 M.subcommands = {
   { "ls", "ps", aliases = { "list", "ps" } },
   { "run" }, { "start" }, { "stop" }, { "kill" }, { "rm", aliases = { "remove" } }, { "logs" },
-  { "inspect" }, { "exec" }, { "top" }, { "stats" }, { "wait" }, { "commit" }, { "attach" }, { "prune" },
+  { "inspect" }, { "exec" }, { "top" }, { "stats" }, { "wait" }, { "commit" }, { "attach" }, { "cp" },
+  { "export" }, { "prune" },
 }
 
 -- prune: docker container prune [-f]
