@@ -6,7 +6,7 @@ M.subcommands = {
   { "ls", "ps", aliases = { "list", "ps" } },
   { "run" }, { "start" }, { "stop" }, { "kill" }, { "rm", aliases = { "remove" } }, { "logs" },
   { "inspect" }, { "exec" }, { "top" }, { "stats" }, { "wait" }, { "commit" }, { "attach" }, { "cp" },
-  { "export" }, { "prune" },
+  { "diff" }, { "export" }, { "rename" }, { "prune" },
 }
 
 -- prune: docker container prune [-f]

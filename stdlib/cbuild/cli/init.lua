@@ -11,8 +11,8 @@ local M = {}
 -- In docker's `--help` order; aliases map onto these.
 M.verbs = {
   "build", "run", "exec", "ps", "stop", "kill", "start", "rm", "logs", "commit", "top", "stats", "wait",
-  "container", "image", "cp", "export", "attach", "images", "history", "inspect", "tag", "rmi", "pull", "push", "login",
-  "logout", "save", "load", "import",
+  "container", "image", "cp", "diff", "export", "rename", "attach",
+  "images", "history", "inspect", "tag", "rmi", "pull", "push", "login", "logout", "save", "load", "import",
   "system", "builder",
   "version", "debug", "lint",
 }
