@@ -20,9 +20,7 @@ end
 
 local priv = setmetatable({}, { __mode = "k" })
 
-local function fail(fmt, ...)
-  errors.raise_at(where.user(), fmt, ...)
-end
+local fail = where.fail
 
 --- True for a cb.context value.
 function M.is(v)

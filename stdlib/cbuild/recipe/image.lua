@@ -43,10 +43,7 @@ function M.is(v)
   return priv[v] ~= nil
 end
 
--- Raise a misuse error at the user's line.
-local function fail(fmt, ...)
-  errors.raise_at(where.user(), fmt, ...)
-end
+local fail = where.fail
 
 local function check_self(self, method)
   local p = priv[self]

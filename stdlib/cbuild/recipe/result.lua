@@ -21,9 +21,7 @@ Result.__metatable = "cbuild.result"
 
 local priv = setmetatable({}, { __mode = "k" })
 
-local function fail(fmt, ...)
-  errors.raise_at(where.user(), fmt, ...)
-end
+local fail = where.fail
 
 --- True for a build result.
 function M.is(v)

@@ -7,7 +7,6 @@
 -- With --allow host-exec (opts.allow_host_exec) the recipe gets the full standard library
 -- instead: host commands, any file, any module.
 local fs = require "cbuild.core.fs"
-local errors = require "cbuild.errors"
 local where = require "cbuild.recipe.where"
 local session = require "cbuild.recipe.session"
 
@@ -19,9 +18,7 @@ local SAFE = {
 }
 local LIBS = { "string", "table", "math", "utf8", "coroutine" }
 
-local function fail(fmt, ...)
-  errors.raise_at(where.user(), fmt, ...)
-end
+local fail = where.fail
 
 -- What a recipe may not call without --allow host-exec: a clear error instead of "nil value".
 local function denied(name)

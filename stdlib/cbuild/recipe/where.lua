@@ -1,6 +1,8 @@
 -- Where a recipe is: the user's file and line for a call into the recipe API, found by walking
 -- the Lua stack past cbuild's own stdlib frames, so an error points at `recipe.lua:LINE` and
 -- never at stdlib internals.
+local errors = require "cbuild.errors"
+
 local M = {}
 
 -- <prefix>/cbuild/recipe/where.lua -> <prefix>/cbuild/
@@ -77,6 +79,11 @@ function M.user(level)
     end
     level = level + 1
   end
+end
+
+--- Raise a misuse error (string.format(fmt, ...)) at the recipe's line (M.user).
+function M.fail(fmt, ...)
+  errors.raise_at(M.user(), fmt, ...)
 end
 
 return M
