@@ -144,4 +144,34 @@ describe("frontend", function()
       { predefined = { TARGETARCH = "amd64" } })
     assert.are.same({ a = "x", b = "amd64" }, config_of(st).Labels)
   end)
+
+  it("applies one typed instruction to a stage; a literal stage (recipes) takes values as written", function()
+    local loc = { file = "recipe.lua", line = 3 }
+    local root = require("cbuild.build.state").new("from", nil, { image = "scratch" }, loc)
+    local st = frontend.stage { state = root, cfg = { Env = json.array { "A=1" } }, args = {}, arg_order = {},
+      declared = {}, meta = {}, build_args = {}, used_args = {}, cmd_set = false, step = 1, escape = "\\" }
+    frontend.apply(st, { kind = "ENV", loc = loc, pairs = { { key = "B", value = "$A" } } })
+    assert.are.same({ "A=1", "B=1" }, st.cfg.Env)
+    assert.are.equal(root, st.state.parent)
+    assert.are.equal("ENV B=1", st.state.args.history)
+    st.literal = true
+    frontend.apply(st, { kind = "ENV", loc = loc, pairs = { { key = "C", value = "$A" } } })
+    assert.are.same({ "A=1", "B=1", "C=$A" }, st.cfg.Env)
+    local ok, e = pcall(frontend.apply, st, { kind = "EXPOSE", loc = loc, ports = { "eighty" } })
+    assert.is_false(ok)
+    assert.are.equal("recipe.lua:3: invalid containerPort: eighty", tostring(e))
+  end)
+
+  it("sets a stage on its base: PATH always set, ONBUILD triggers taken out", function()
+    local root = require("cbuild.build.state").new("from", nil, { image = "base" }, nil)
+    local st = { state = root, cfg = { OnBuild = { "RUN x" } } }
+    assert.are.same({ "RUN x" }, frontend.on_base(st, false))
+    assert.is_nil(st.cfg.OnBuild)
+    assert.matches("^PATH=", st.cfg.Env[1])
+    assert.are.same({ Env = st.cfg.Env, OnBuild = json.null }, st.base_set)
+    assert.are.same(st.base_set, root.args.set)
+    st = { state = root, cfg = { Env = { "PATH=/bin" } } }
+    assert.is_nil(frontend.on_base(st, true))
+    assert.is_nil(st.base_set)
+  end)
 end)
