@@ -32,6 +32,45 @@ function M.table(headers, rows, out)
   end
 end
 
+--- Print items ({Field = value} tables) as docker's --format asks: "table" (default_table),
+--- "table TEMPLATE" (a header row from headers[Field]), "json" (one object per line) or a bare Go
+--- template (one line per item).
+function M.print(items, fmt, default_table, headers)
+  local template = require "cbuild.container.template"
+  fmt = fmt or "table"
+  if fmt == "table" then
+    fmt = default_table
+  end
+  fmt = fmt:gsub("\\t", "\t"):gsub("\\n", "\n")
+  if fmt == "json" then
+    local json = require "cbuild.core.json"
+    for _, item in ipairs(items) do
+      io.stdout:write(json.encode(item), "\n")
+    end
+    return
+  end
+  local is_table = fmt:match "^table%s" ~= nil
+  local tree = template.parse(is_table and fmt:gsub("^table%s+", "") or fmt)
+  if not is_table then
+    for _, item in ipairs(items) do
+      io.stdout:write(template.render(tree, item), "\n")
+    end
+    return
+  end
+  local function cells(text)
+    local out = {}
+    for cell in (text .. "\t"):gmatch "([^\t]*)\t" do
+      out[#out + 1] = cell
+    end
+    return out
+  end
+  local rows = {}
+  for i, item in ipairs(items) do
+    rows[i] = cells(template.render(tree, item))
+  end
+  M.table(cells(template.render(tree, headers)), rows)
+end
+
 --- 851kB, 1.23MB, 0B (docker's units.HumanSize).
 function M.size(n)
   local units = { "B", "kB", "MB", "GB", "TB", "PB" }

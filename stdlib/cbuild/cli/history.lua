@@ -8,7 +8,13 @@ function M.setup(cmd)
   cmd:flag("-H --human", "Print sizes and dates in human readable format (default).")
   cmd:flag("--no-trunc", "Don't truncate output.")
   cmd:flag("-q --quiet", "Only show image IDs.")
+  cmd:option("--format", "Format output using a custom template: 'table', 'table TEMPLATE', 'json' or a Go "
+    .. "template.")
 end
+
+M.DEFAULT_TABLE = "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}"
+M.HEADERS = { ID = "IMAGE", CreatedSince = "CREATED", CreatedAt = "CREATED AT", CreatedBy = "CREATED BY",
+  Size = "SIZE", Comment = "COMMENT" }
 
 function M.run(args, ctx)
   local images = ctx:store()
@@ -29,16 +35,18 @@ function M.run(args, ctx)
     io.stdout:write(id, "\n")
     return 0
   end
-  local out = {}
+  local items = {}
   for i, r in ipairs(rows) do
     local by = (r.h.created_by or ""):gsub("\n", " ")
     if not args.no_trunc then
       by = format.trunc(by, 45)
     end
-    out[i] = { i == 1 and id or "<missing>", r.h.created and format.ago(r.h.created) or "N/A", by,
-      format.size(r.size), r.h.comment or "" }
+    local t = r.h.created and require("cbuild.image.config").parse_timestamp(r.h.created)
+    items[i] = { ID = i == 1 and id or "<missing>", CreatedSince = r.h.created and format.ago(r.h.created) or "N/A",
+      CreatedAt = t and os.date("!%Y-%m-%d %H:%M:%S +0000 UTC", t) or "", CreatedBy = by,
+      Size = format.size(r.size), Comment = r.h.comment or "" }
   end
-  format.table({ "IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT" }, out)
+  format.print(items, args.format, M.DEFAULT_TABLE, M.HEADERS)
   return 0
 end
 
