@@ -13,7 +13,6 @@
 -- Every method returns a new state and leaves its receiver alone.  The states are the same
 -- build graph the Dockerfile frontend makes, so both share the cache.  docs/lua-api.md lists
 -- every function with an example.
-local errors = require "cbuild.errors"
 local where = require "cbuild.recipe.where"
 local session = require "cbuild.recipe.session"
 local image = require "cbuild.recipe.image"
@@ -22,9 +21,7 @@ local result = require "cbuild.recipe.result"
 
 local cb = {}
 
-local function fail(fmt, ...)
-  errors.raise_at(where.user(), fmt, ...)
-end
+local fail = where.fail
 
 local function core_version()
   local ok, core = pcall(require, "cbuild.core")
