@@ -93,6 +93,14 @@ lnet_link_exists(lua_State *L)
   return 1;
 }
 
+/* net.sysctl(key, value) -> true | nil, msg, code */
+static int
+lnet_sysctl(lua_State *L)
+{
+  struct cb_error *err = NULL;
+  return pushok(L, cb_net_sysctl(luaL_checkstring(L, 1), luaL_checkstring(L, 2), &err), &err);
+}
+
 static const luaL_Reg net_funcs[] = { { "netns_create", lnet_netns_create },
                                       { "netns_remove", lnet_netns_remove },
                                       { "netns_exists", lnet_netns_exists },
@@ -100,6 +108,7 @@ static const luaL_Reg net_funcs[] = { { "netns_create", lnet_netns_create },
                                       { "veth", lnet_veth },
                                       { "link_delete", lnet_link_delete },
                                       { "link_exists", lnet_link_exists },
+                                      { "sysctl", lnet_sysctl },
                                       { NULL, NULL } };
 
 int

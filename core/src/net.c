@@ -466,3 +466,25 @@ cb_net_link_exists(const char *name)
 {
   return if_nametoindex(name) != 0;
 }
+
+int
+cb_net_sysctl(const char *key, const char *value, struct cb_error **err)
+{
+  char path[256];
+  cb_autoclose int fd = -1;
+  size_t n = (size_t)snprintf(path, sizeof path, "/proc/sys/%s", key);
+
+  if (n >= sizeof path || strstr(key, "..") != NULL)
+    return cb_error_set(err, CB_E_INVALID, 0, "invalid sysctl '%s'", key);
+  /* dots separate levels, except in an interface name, which the slash form spells out */
+  if (strchr(key, '/') == NULL)
+    for (char *p = path + 10; *p != '\0'; p++)
+      if (*p == '.')
+        *p = '/';
+  fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0)
+    return cb_error_set(err, CB_E_SYS, errno, "open '%s'", path);
+  if (cb_write_all(fd, value, strlen(value)) < 0)
+    return cb_error_set(err, CB_E_SYS, errno, "write '%s'", path);
+  return 0;
+}

@@ -53,4 +53,8 @@ CB_API int cb_net_link_delete(const char *name, struct cb_error **err);
 /* Whether a link of that name exists in the caller's namespace. */
 CB_API bool cb_net_link_exists(const char *name);
 
+/* Write value to the sysctl key ("net.ipv4.ip_forward", "net/ipv4/conf/cbuild0/route_localnet"),
+ * in the caller's network namespace. */
+CB_API int cb_net_sysctl(const char *key, const char *value, struct cb_error **err);
+
 #endif
