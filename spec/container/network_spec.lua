@@ -130,7 +130,9 @@ describe("cbuild.container.network on the kernel", function()
 
     network.teardown(imgs, id1)
     network.teardown(imgs, id2)
-    assert.is_false(h.sh("ip link show " .. network.veth_name(id1) .. " 2>/dev/null") == 0)
+    assert.is_true(h.wait_for(function() -- the kernel's netns cleanup deletes the pair
+      return h.sh("ip link show " .. network.veth_name(id1) .. " 2>/dev/null") ~= 0
+    end), "the veth pair is gone")
     assert.is_false(h.sh("test -e " .. q(network.netns_path(imgs, id1))) == 0)
     local _, rules = h.sh "iptables-save -t nat"
     assert.is_nil(rules:find("cbuild:" .. id1:sub(1, 12), 1, true))

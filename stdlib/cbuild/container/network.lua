@@ -511,10 +511,16 @@ function M.setup(imgs, c)
     end)
     local n = M.ip_to_int(ip)
     info = { netns = nspath, ip = ip, gateway = cfg.gateway, prefix = cfg.prefix, mac = mac_of(n), ports = ports }
-    errors.need("connect to " .. M.BRIDGE, net.veth {
+    local veth = {
       netns = nspath, bridge = M.BRIDGE, host_ifname = M.veth_name(id), ifname = "eth0",
       address = ip .. "/" .. cfg.prefix, gateway = cfg.gateway, mac = info.mac,
-    })
+    }
+    local done, msg, code = net.veth(veth)
+    if not done and code == "EEXIST" then -- a restart: the last run's pair is still dying
+      net.link_delete(veth.host_ifname)
+      done, msg, code = net.veth(veth)
+    end
+    errors.need("connect to " .. M.BRIDGE, done, msg, code)
     if #rules > 0 then
       errors.need("publish ports", restore(restore_text { nat = with_verb("-A", rules) }))
     end
@@ -526,8 +532,8 @@ function M.setup(imgs, c)
   return info
 end
 
---- Undo setup for container id: its port rules, veth pair, netns and lease.  Safe to call
---- for a container that never had any (a stat and a directory listing).
+--- Undo setup for container id: its port rules, lease and netns (the veth pair goes with it).
+--- Safe to call for a container that never had any (a stat, or a stat and a directory listing).
 function M.teardown(imgs, id)
   local nspath = M.netns_path(imgs, id)
   if not fs.exists(nspath) then
@@ -542,7 +548,10 @@ function M.teardown(imgs, id)
       os.remove(dir .. "/" .. ip)
     end
   end
-  net.link_delete(M.veth_name(id)) -- the netns may live on in a process: take the pair now
+  -- Unpinned, the namespace dies with the container's last process (gone by now) and the kernel
+  -- deletes the veth pair in its cleanup worker: an RTM_DELLINK here would wait ~30 ms for an
+  -- RCU grace period.  The address may be leased again before that; its MAC, derived from the
+  -- address, is the same, so the bridge and the host's neighbours stay right.
   net.netns_remove(nspath)
 end
 
