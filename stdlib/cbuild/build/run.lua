@@ -57,8 +57,8 @@ function M.mounts_key(solver, mounts, ctx)
     elseif m.from_image then
       local entry = m.from_entry or solver.images:must_lookup(m.from_image)
       k[#k + 1] = solver.images:image(entry.digest).config_digest
-    elseif m.type == "bind" and ctx then
-      k[#k + 1] = ctx:hash(m.source or ".")
+    elseif m.type == "bind" and (m.context or ctx) then
+      k[#k + 1] = (m.context or ctx):hash(m.source or ".")
     end
     out[i] = k
   end
@@ -171,7 +171,7 @@ local function sandbox_mounts(solver, st, env, views)
       end
       out[#out + 1] = { type = "bind", source = host, target = target, readonly = m.readonly ~= false }
     elseif m.type == "bind" and not m.from then
-      local ctx = st.args.context or solver.opts.context
+      local ctx = m.context or st.args.context or solver.opts.context
       if not ctx then
         errors.raise_at(st.loc, "RUN --mount=type=bind needs a build context")
       end

@@ -23,6 +23,8 @@ function M.setup(cmd)
   cmd:option("-o --output", "Also export the result: type=local,dest=DIR (or just DIR), type=tar,dest=FILE (or -)."
     ):count "*"
   cmd:flag("--push", "Push the tagged image to its registry after the build.")
+  cmd:option("--build-context", "Additional build context (NAME=DIR or NAME=docker-image://REF): replaces "
+    .. "the stage or base image NAME, and is what COPY --from=NAME reads."):count "*"
   cmd:option("--timestamp", "Set created timestamps and clamp file times (like SOURCE_DATE_EPOCH).")
   cmd:flag("--no-cache", "Do not use the cache when building the image.")
   cmd:flag("--pull", "Always pull the FROM images, even when the store has them.")
@@ -168,6 +170,33 @@ local function export(images, result, o)
   else
     errors.need("--output " .. o.dest, fs.copy_file(scratch:path(d), o.dest))
   end
+end
+
+--- --build-context NAME=VALUE flags as {name = {name =, image = ref} | {name =, context = ctx}};
+--- the caller closes the contexts.
+function M.named_contexts(list)
+  local out = {}
+  for _, spec in ipairs(list or {}) do
+    local name, value = spec:match "^([^=]+)=(.+)$"
+    if not name then
+      errors.raise("invalid --build-context '%s': want NAME=DIR or NAME=docker-image://REF", spec)
+    end
+    name = name:lower()
+    local image = value:match "^docker%-image://(.+)$"
+    if image then
+      out[name] = { name = name, image = image }
+    elseif value:match "^%a[%w+.-]*://" then
+      errors.raise("--build-context %s: %s sources are not supported (a directory or docker-image://)", name,
+        value:match "^(%a[%w+.-]*)://")
+    else
+      local st = fs.stat(value)
+      if not st or st.type ~= "dir" then
+        errors.raise("--build-context %s: %q is not a directory", name, value)
+      end
+      out[name] = { name = name, context = require("cbuild.build.context").open(value) }
+    end
+  end
+  return out
 end
 
 --- The cgroup limits of RUN steps (--memory, --memory-swap, --cpus, --cpu-shares,
@@ -374,8 +403,16 @@ local function build(args, ctx, prep)
   local images = ctx:store()
   local lease <close> = require("cbuild.build.gc").lease(images) -- gc keeps what this build uses
   local bargs = M.build_args(args.build_arg)
+  local named = M.named_contexts(args.build_context)
+  local _ <close> = setmetatable({}, { __close = function()
+    for _, n in pairs(named) do
+      if n.context then
+        n.context:close()
+      end
+    end
+  end })
   local copts = { build_args = bargs, platform = platform, predefined = M.predefined(platform),
-    resolve_image = resolver(images, lease, args) }
+    resolve_image = resolver(images, lease, args), named_contexts = named }
 
   if args.check then
     local r = M.check(prep.text, prep.name, copts, io.stdout)

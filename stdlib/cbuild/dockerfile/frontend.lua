@@ -382,6 +382,12 @@ function Stage:from_source(instr, ex, raw)
   local flag = instr.from == raw and ("--from=" .. raw) or ("from=" .. raw)
   local name = ex(raw)
   local c = self.compiler
+  local named = c and c:named_context(name)
+  if named and named.context then -- a --build-context directory: its files, like the main context's
+    return { context = named.context, from_name = name }
+  elseif named then
+    return { from_image = named.image, from_entry = c:named_image(named, instr.loc), from_name = name }
+  end
   local idx = c and c:find_stage(name)
   if idx then
     return { from = c:compile_stage(idx, at_word(instr, flag)).state, from_name = name }
@@ -526,6 +532,9 @@ function dispatch.RUN(self, instr)
         copy_m[k] = v
       end
       copy_m.from_state, copy_m.from_image, copy_m.from_entry = src.from, src.from_image, src.from_entry
+      if src.context then -- a named local context is bound like the build context
+        copy_m.from, copy_m.context = nil, src.context
+      end
       m = copy_m
     end
     mounts[i] = m
@@ -566,6 +575,36 @@ local function meta_args(self, parsed)
 end
 
 --- The index of the stage called name (case-insensitive) or numbered name, or nil.
+--- The --build-context named name ({image = ref} or {context = <build context>}), or nil.
+function Compiler:named_context(name)
+  return (self.opts.named_contexts or {})[name:lower()]
+end
+
+--- The store entry of a named image context (resolved once).
+function Compiler:named_image(named, loc)
+  if not named.entry then
+    named.entry, named.config = self.opts.resolve_image(named.image, loc)
+  end
+  return named.entry, named.config
+end
+
+-- A stage that a --build-context replaces: the image, or the directory's files on scratch.
+function Compiler:named_base(st, named, decl)
+  if named.image then
+    local found, cfg = self:named_image(named, decl.loc)
+    st.state = state.new("from", nil, { image = named.image, entry = found, platform = self.opts.platform },
+      decl.loc)
+    st.cfg = imgconfig.copy((cfg or {}).config or {})
+    return "FROM " .. (found.ref_display or named.image)
+  end
+  st.state = state.new("from", nil, { image = "scratch", platform = self.opts.platform }, decl.loc)
+  st.state = state.new("copy", st.state, { sources = { "." }, dest = "/", context = named.context,
+    history = "COPY . /" }, decl.loc)
+  st.state.label = "[context " .. named.name .. "] COPY . /"
+  st.cfg = imgconfig.scratch(self.opts.platform).config
+  return nil
+end
+
 function Compiler:find_stage(name)
   local lname = name:lower()
   for i, st in ipairs(self.stages) do
@@ -687,7 +726,19 @@ function Compiler:compile_stage(idx, loc)
   if from_stage and parent_idx >= idx then
     from_stage = false -- a later stage's name is an image name here, as in BuildKit
   end
-  if from_stage then
+  -- --build-context NAME=...: replaces the stage named NAME, or the base image named NAME
+  local named = (decl.name and self:named_context(decl.name)) or (not from_stage and self:named_context(base))
+  if named then
+    from_stage = false
+    from_label = self:named_base(st, named, decl)
+    if decl.name and named == self:named_context(decl.name) then
+      self.visiting[idx] = nil
+      st.total, st.step, st.prefix = 1, 1, ""
+      self.compiled[idx] = st
+      lint.stage = outer
+      return st -- the stage's own instructions are not run, as BuildKit
+    end
+  elseif from_stage then
     local parent = self:compile_stage(parent_idx, decl.loc)
     st.state = parent.state
     st.cfg = imgconfig.copy(parent.cfg)
@@ -711,7 +762,7 @@ function Compiler:compile_stage(idx, loc)
     end
   end
   st.prefix = #self.stages > 1 and ((decl.name or ("stage-" .. (idx - 1))) .. " ") or ""
-  if not from_stage then
+  if not from_stage and from_label then
     st.state.label = string.format("[%s1/%d] %s", st.prefix, st.total, from_label)
   end
   st.step = 1
