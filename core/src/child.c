@@ -2,7 +2,6 @@
 #include "child.h"
 
 #include <fcntl.h>
-#include <grp.h>
 #include <limits.h>
 #include <linux/capability.h>
 #include <signal.h>
@@ -78,11 +77,13 @@ cb__drop_privileges(const struct cb__creds *cr, char *what, size_t len)
         return step_failed(what, len, "drop capability %d from the bounding set", cap);
   if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
     return step_failed(what, len, "clear ambient capabilities");
-  if (setgroups(cr->ngroups, cr->groups) < 0)
+  /* raw syscalls: glibc's wrappers signal every thread the parent had and wait for them, which
+   * hangs forever in the child of a raw clone (glibc still counts the parent's threads) */
+  if (syscall(SYS_setgroups, cr->ngroups, cr->groups) < 0)
     return step_failed(what, len, "setgroups");
-  if (setresgid(cr->gid, cr->gid, cr->gid) < 0)
+  if (syscall(SYS_setresgid, cr->gid, cr->gid, cr->gid) < 0)
     return step_failed(what, len, "setgid %u", (unsigned)cr->gid);
-  if (setresuid(cr->uid, cr->uid, cr->uid) < 0)
+  if (syscall(SYS_setresuid, cr->uid, cr->uid, cr->uid) < 0)
     return step_failed(what, len, "setuid %u", (unsigned)cr->uid);
   /* a non-root uid lost permitted/effective in setresuid; root keeps no more than it has
    * (capset cannot raise the permitted set).  Raw capget/capset: libcap's cap_t mallocs. */
