@@ -11,6 +11,10 @@
 
 #include <lauxlib.h>
 #include <lua.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/types.h>
 
 #include "cbuild/error.h"
 
@@ -26,6 +30,59 @@ int lcb_optboolfield(lua_State *L, int idx, const char *field, int def);
 lua_Integer lcb_optintfield(lua_State *L, int idx, const char *field, lua_Integer def);
 /* Optional string field of the table at index IDX (absent or nil gives DEF; stays on no stack). */
 const char *lcb_optstrfield(lua_State *L, int idx, const char *field, const char *def);
+/* Optional file descriptor field (absent or nil gives -1). */
+int lcb_optfdfield(lua_State *L, int idx, const char *field);
+/* The strings of field FIELD of the table at IDX (absolute), or of that table itself when FIELD
+ * is NULL, as a NULL-terminated array, *n of them, in a userdata pushed on the stack (the strings
+ * stay referenced by the table).  An absent field pushes nil and gives NULL, *n = 0. */
+const char **lcb_checkstrarray(lua_State *L, int idx, const char *field, size_t *n);
+/* The signal at IDX: a number, or a name ("TERM", "SIGterm", "RTMIN+3"); -1 if none. */
+int lcb_tosignal(lua_State *L, int idx);
+/* lcb_tosignal, raising for an unknown signal. */
+int lcb_checksignal(lua_State *L, int idx);
+/* Push how a process ended: {exited=, code=, signal= (when killed), exec_error=}; return 1. */
+int lcb_pushexitstatus(lua_State *L, bool exited, int code, int signal, const char *exec_error);
+
+/* What sandbox.spawn and proc.enter both take: the command's environment, user, capabilities,
+ * stdio and cgroups. */
+struct lcb_procfields {
+  const char *const *argv; /* never empty */
+  const char *const *env;  /* NULL when absent */
+  const char *cwd;
+  uid_t uid;
+  gid_t gid;
+  const gid_t *groups;
+  size_t ngroups;
+  bool host_network; /* network = "host"; else "none" */
+  bool privileged;
+  const char *const *caps; /* names as given; NULL when absent */
+  size_t ncaps;
+  int stdio[3]; /* stdin, stdout, stderr; -1 when absent */
+  bool ctty;
+  const char *const *cgroup_procs;
+  size_t ncgroup_procs;
+};
+/* Read argv, env, cwd, uid, gid, groups, network, privileged, caps, stdin, stdout, stderr, ctty and
+ * cgroup_procs from the table at IDX (absolute); a bad field raises "WHO: ...".  The arrays live in
+ * values pushed on the stack: leave them there until the config has been used. */
+void lcb_checkprocfields(lua_State *L, int idx, const char *who, struct lcb_procfields *f);
+/* Copy them, but caps, into *CFG: a cb_sandbox_config or a cb_proc_enter_config (same names). */
+#define LCB_SET_PROCFIELDS(cfg, f)                                                                 \
+  do {                                                                                             \
+    (cfg)->argv = (f)->argv;                                                                       \
+    (cfg)->env = (f)->env;                                                                         \
+    (cfg)->cwd = (f)->cwd;                                                                         \
+    (cfg)->uid = (f)->uid;                                                                         \
+    (cfg)->gid = (f)->gid;                                                                         \
+    (cfg)->groups = (f)->groups;                                                                   \
+    (cfg)->ngroups = (f)->ngroups;                                                                 \
+    (cfg)->host_network = (f)->host_network;                                                       \
+    (cfg)->privileged = (f)->privileged;                                                           \
+    memcpy((cfg)->stdio, (f)->stdio, sizeof(cfg)->stdio);                                          \
+    (cfg)->ctty = (f)->ctty;                                                                       \
+    (cfg)->cgroup_procs = (f)->cgroup_procs;                                                       \
+    (cfg)->ncgroup_procs = (f)->ncgroup_procs;                                                     \
+  } while (0)
 
 /* Every C module; main.c preloads them and cbuild.so exports them (so: default visibility). */
 #define LCB_EXPORT __attribute__((visibility("default")))

@@ -27,46 +27,6 @@ checkproc(lua_State *L)
   return p->sb;
 }
 
-/*
- * The strings of field FIELD of the table at IDX as a NULL-terminated array in a userdata left
- * on the stack (the strings stay referenced by the table).  An absent field gives NULL, *n = 0
- * and leaves a nil on the stack instead: each call pushes exactly one value.
- */
-static const char **
-strarray(lua_State *L, int idx, const char *field, size_t *n)
-{
-  const char **v;
-  lua_Integer len;
-
-  *n = 0;
-  if (lua_getfield(L, idx, field) == LUA_TNIL)
-    return NULL; /* the nil stays as a placeholder */
-  if (!lua_istable(L, -1))
-    luaL_error(L, "field '%s' must be a table of strings", field);
-  len = luaL_len(L, -1);
-  v = lua_newuserdatauv(L, ((size_t)len + 1) * sizeof *v, 0);
-  for (lua_Integer i = 1; i <= len; i++) {
-    lua_geti(L, -2, i);
-    v[i - 1] = lua_tostring(L, -1);
-    if (v[i - 1] == NULL)
-      luaL_error(L, "field '%s' must be a table of strings (item %d)", field, (int)i);
-    lua_pop(L, 1); /* still referenced by the table below */
-  }
-  v[len] = NULL;
-  lua_remove(L, -2); /* the table, kept alive by the config table at IDX */
-  *n = (size_t)len;
-  return v;
-}
-
-static int
-optfd(lua_State *L, int idx, const char *field)
-{
-  lua_Integer fd = lcb_optintfield(L, idx, field, -1);
-  if (fd < -1 || fd > 1 << 30)
-    luaL_error(L, "field '%s' must be a file descriptor", field);
-  return (int)fd;
-}
-
 static void
 read_mounts(lua_State *L, int idx, struct cb_sandbox_config *cfg)
 {
@@ -118,11 +78,9 @@ static int
 lsandbox_spawn(lua_State *L)
 {
   struct cb_sandbox_config cfg;
+  struct lcb_procfields f;
   struct cb_error *err = NULL;
   struct lproc *p;
-  const char *network;
-  size_t n;
-  lua_Integer id;
 
   luaL_checktype(L, 1, LUA_TTABLE);
   lua_settop(L, 1);
@@ -131,43 +89,11 @@ lsandbox_spawn(lua_State *L)
   cfg.rootfs = lcb_optstrfield(L, 1, "rootfs", NULL);
   if (cfg.rootfs == NULL)
     return luaL_error(L, "sandbox.spawn: field 'rootfs' missing");
-  cfg.argv = strarray(L, 1, "argv", &n);
-  if (cfg.argv == NULL || n == 0)
-    return luaL_error(L, "sandbox.spawn: field 'argv' must be a non-empty table of strings");
-  cfg.env = strarray(L, 1, "env", &n);
-  cfg.cwd = lcb_optstrfield(L, 1, "cwd", NULL);
-  id = lcb_optintfield(L, 1, "uid", 0);
-  if (id < 0 || id > UINT32_MAX - 1)
-    return luaL_error(L, "sandbox.spawn: bad uid");
-  cfg.uid = (uid_t)id;
-  id = lcb_optintfield(L, 1, "gid", 0);
-  if (id < 0 || id > UINT32_MAX - 1)
-    return luaL_error(L, "sandbox.spawn: bad gid");
-  cfg.gid = (gid_t)id;
-  if (lua_getfield(L, 1, "groups") != LUA_TNIL) {
-    lua_Integer len;
-    gid_t *g;
-    luaL_checktype(L, -1, LUA_TTABLE);
-    len = luaL_len(L, -1);
-    g = lua_newuserdatauv(L, ((size_t)len + 1) * sizeof *g, 0);
-    for (lua_Integer i = 1; i <= len; i++) {
-      int isnum;
-      lua_geti(L, -2, i);
-      id = lua_tointegerx(L, -1, &isnum);
-      if (!isnum || id < 0 || id > UINT32_MAX - 1)
-        return luaL_error(L, "sandbox.spawn: groups[%d] must be a gid", (int)i);
-      g[i - 1] = (gid_t)id;
-      lua_pop(L, 1);
-    }
-    cfg.groups = g;
-    cfg.ngroups = (size_t)len;
-  }
+  lcb_checkprocfields(L, 1, "sandbox.spawn", &f);
+  LCB_SET_PROCFIELDS(&cfg, &f);
+  cfg.caps = f.caps;
+  cfg.ncaps = f.ncaps;
   cfg.hostname = lcb_optstrfield(L, 1, "hostname", NULL);
-  network = lcb_optstrfield(L, 1, "network", "none");
-  if (strcmp(network, "host") == 0)
-    cfg.host_network = true;
-  else if (strcmp(network, "none") != 0)
-    return luaL_error(L, "sandbox.spawn: network must be 'host' or 'none', not '%s'", network);
   read_mounts(L, 1, &cfg);
   if (lua_getfield(L, 1, "etc_files") != LUA_TNIL) {
     int t = lua_gettop(L);
@@ -176,15 +102,8 @@ lsandbox_spawn(lua_State *L)
     cfg.hosts = lcb_optstrfield(L, t, "hosts", NULL);
     cfg.etc_hostname = lcb_optstrfield(L, t, "hostname", NULL);
   }
-  cfg.caps = strarray(L, 1, "caps", &cfg.ncaps);
-  cfg.privileged = lcb_optboolfield(L, 1, "privileged", 0);
   cfg.readonly_rootfs = lcb_optboolfield(L, 1, "readonly_rootfs", 0);
-  cfg.stdio[0] = optfd(L, 1, "stdin");
-  cfg.stdio[1] = optfd(L, 1, "stdout");
-  cfg.stdio[2] = optfd(L, 1, "stderr");
   cfg.setsid = lcb_optboolfield(L, 1, "setsid", 0);
-  cfg.ctty = lcb_optboolfield(L, 1, "ctty", 0);
-  cfg.cgroup_procs = strarray(L, 1, "cgroup_procs", &cfg.ncgroup_procs);
 
   p = lua_newuserdatauv(L, sizeof *p, 0);
   p->sb = NULL; /* finished before anything can fail */
@@ -212,25 +131,6 @@ lproc_pidfd(lua_State *L)
 }
 
 static int
-pushstatus(lua_State *L, const struct cb_sandbox_status *st)
-{
-  lua_createtable(L, 0, 4);
-  lua_pushboolean(L, st->exited);
-  lua_setfield(L, -2, "exited");
-  lua_pushinteger(L, st->code);
-  lua_setfield(L, -2, "code");
-  if (st->signal != 0) {
-    lua_pushinteger(L, st->signal);
-    lua_setfield(L, -2, "signal");
-  }
-  if (st->exec_error != NULL) {
-    lua_pushstring(L, st->exec_error);
-    lua_setfield(L, -2, "exec_error");
-  }
-  return 1;
-}
-
-static int
 wait_common(lua_State *L, bool nohang)
 {
   struct cb_sandbox *sb = checkproc(L);
@@ -244,7 +144,7 @@ wait_common(lua_State *L, bool nohang)
     lua_pushboolean(L, 0); /* still running */
     return 1;
   }
-  return pushstatus(L, &st);
+  return lcb_pushexitstatus(L, st.exited, st.code, st.signal, st.exec_error);
 }
 
 /* proc:wait() -> {exited=, code=, signal=, exec_error=} | nil, msg, code */
@@ -261,39 +161,14 @@ lproc_poll(lua_State *L)
   return wait_common(L, true);
 }
 
-static const struct {
-  const char *name;
-  int sig;
-} signames[] = { { "HUP", SIGHUP },    { "INT", SIGINT },   { "QUIT", SIGQUIT },
-                 { "KILL", SIGKILL },  { "USR1", SIGUSR1 }, { "USR2", SIGUSR2 },
-                 { "TERM", SIGTERM },  { "CONT", SIGCONT }, { "STOP", SIGSTOP },
-                 { "WINCH", SIGWINCH } };
-
 /* proc:kill([sig]) -> true | nil, msg, code; sig is a number or a name ("TERM", "SIGKILL") */
 static int
 lproc_kill(lua_State *L)
 {
   struct cb_sandbox *sb = checkproc(L);
   struct cb_error *err = NULL;
-  int sig = SIGKILL;
+  int sig = lua_isnoneornil(L, 2) ? SIGKILL : lcb_checksignal(L, 2);
 
-  if (lua_type(L, 2) == LUA_TSTRING) {
-    const char *name = lua_tostring(L, 2);
-    size_t i;
-    if (strncmp(name, "SIG", 3) == 0)
-      name += 3;
-    for (i = 0; i < sizeof signames / sizeof *signames; i++)
-      if (strcmp(name, signames[i].name) == 0)
-        break;
-    if (i == sizeof signames / sizeof *signames)
-      return luaL_argerror(L, 2, "unknown signal name");
-    sig = signames[i].sig;
-  } else if (!lua_isnoneornil(L, 2)) {
-    lua_Integer n = luaL_checkinteger(L, 2);
-    if (n < 0 || n >= NSIG)
-      return luaL_argerror(L, 2, "bad signal number");
-    sig = (int)n;
-  }
   if (cb_sandbox_kill(sb, sig, &err) < 0)
     return lcb_pushfail(L, &err);
   lua_pushboolean(L, 1);
