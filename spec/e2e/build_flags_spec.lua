@@ -69,6 +69,24 @@ describe("build flags", function()
     assert.are.equal("docker.io/library/meta:1", m["image.name"])
   end)
 
+  it("--no-cache-filter rebuilds the stages it names, the others come from the cache", function()
+    local nctx = h.tmpdir "nocachectx"
+    h.write(nctx .. "/Dockerfile", "FROM busybox AS a\nRUN cat /proc/sys/kernel/random/uuid > /a\nFROM busybox AS b\n"
+      .. "RUN cat /proc/sys/kernel/random/uuid > /b\nFROM busybox\nCOPY --from=a /a /a\nCOPY --from=b /b /b\n")
+    local function files()
+      local status, out, err = h.cbuild(root, "build -q -t nocache " .. q(nctx))
+      assert.are.equal(0, status, out .. err)
+      return h.ok(string.format("CBUILD_ROOT=%s %s run --rm nocache cat /a /b", q(root), q(h.bin)))
+    end
+    local first = files()
+    assert.are.equal(first, files()) -- all cached
+    local status, out, err = h.cbuild(root, "build -q -t nocache --no-cache-filter b " .. q(nctx))
+    assert.are.equal(0, status, out .. err)
+    local again = h.ok(string.format("CBUILD_ROOT=%s %s run --rm nocache cat /a /b", q(root), q(h.bin)))
+    assert.are.equal(first:match "^[^\n]+", again:match "^[^\n]+") -- a: from the cache
+    assert.are_not.equal(first:match "\n([^\n]+)", again:match "\n([^\n]+)") -- b: run again
+  end)
+
   it("--push without -t says what is missing", function()
     local status, _, err = h.cbuild(root, "build -q --push " .. q(ctx))
     assert.are.equal(1, status)

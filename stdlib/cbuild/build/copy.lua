@@ -100,7 +100,7 @@ function M.key(self, st)
   end
   local plan = { args = a, loc = st.loc }
   if a.from then
-    parts.from = self:solve(a.from).key -- the stage's key fixes its files
+    parts.from = self:files_key(a.from)
   elseif a.from_image then
     local entry = a.from_entry or self.images:must_lookup(a.from_image)
     parts.from = self.images:image(entry.digest).config_digest

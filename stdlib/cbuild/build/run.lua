@@ -53,7 +53,7 @@ function M.mounts_key(solver, mounts, ctx)
     local k = { m.type, m.target or "", m.source or "", m.from or "", m.id or "", m.readonly or false,
       m.mode or "", m.uid or "", m.gid or "", m.size or "" }
     if m.from_state then
-      k[#k + 1] = solver:solve(m.from_state).key -- the stage's key fixes its files
+      k[#k + 1] = solver:files_key(m.from_state)
     elseif m.from_image then
       local entry = m.from_entry or solver.images:must_lookup(m.from_image)
       k[#k + 1] = solver.images:image(entry.digest).config_digest

@@ -32,9 +32,9 @@ local function created_now(self)
   return imgconfig.timestamp(sec, nsec)
 end
 
--- A cache record for key, unless --no-cache.
-local function lookup(self, key)
-  if self.opts.no_cache then
+-- A cache record for key, unless --no-cache (or --no-cache-filter names st's stage).
+local function lookup(self, key, st)
+  if self.opts.no_cache or st.no_cache then
     return nil
   end
   return cache.get(self.blobs, key)
@@ -97,7 +97,7 @@ local function step(self, st, parent, key, produce)
       return flight.done
     end)
   end
-  local rec = self.done_keys[key] or lookup(self, key)
+  local rec = self.done_keys[key] or lookup(self, key, st)
   local cached = rec ~= nil
   if not rec then
     flight = { done = false }
@@ -227,6 +227,17 @@ end
 
 --- Solve a state; returns its result.  Each distinct state is solved once: a branch that
 --- needs a state another branch is building waits for it.
+--- A key for the files of st's result (its layers' diff IDs), for steps that read them (COPY
+--- --from, RUN --mount=from): they follow the content, so a stage rebuilt to other bytes
+--- (--no-cache-filter) never leaves them cached on what it made before.
+function Solver:files_key(st)
+  local diff_ids = {}
+  for i, l in ipairs(self:solve(st).layers) do
+    diff_ids[i] = l.diff_id or l.digest
+  end
+  return cache.key(nil, "files", diff_ids)
+end
+
 function Solver:solve(st)
   local m = self.memo[st]
   if m then

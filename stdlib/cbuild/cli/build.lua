@@ -27,6 +27,8 @@ function M.setup(cmd)
     .. "the stage or base image NAME, and is what COPY --from=NAME reads."):count "*"
   cmd:option("--timestamp", "Set created timestamps and clamp file times (like SOURCE_DATE_EPOCH).")
   cmd:flag("--no-cache", "Do not use the cache when building the image.")
+  cmd:option("--no-cache-filter", "Do not use the cache for these stages (names or indexes, comma separated)."
+    ):count "*"
   cmd:flag("--pull", "Always pull the FROM images, even when the store has them.")
   cmd:option("--jobs", "How many RUN steps of independent stages may run at once (default: the cores).")
   cmd:option("--secret", "A secret for RUN --mount=type=secret: id=ID,src=FILE (never stored in a layer)."):count "*"
@@ -170,6 +172,18 @@ local function export(images, result, o)
   else
     errors.need("--output " .. o.dest, fs.copy_file(scratch:path(d), o.dest))
   end
+end
+
+--- --no-cache-filter values ("a,b" may repeat) as {name = true}, or nil when none.
+function M.stage_set(list)
+  local out
+  for _, v in ipairs(list or {}) do
+    for name in v:gmatch "[^,%s]+" do
+      out = out or {}
+      out[name:lower()] = true
+    end
+  end
+  return out
 end
 
 --- --build-context NAME=VALUE flags as {name = {name =, image = ref} | {name =, context = ctx}};
@@ -412,7 +426,8 @@ local function build(args, ctx, prep)
     end
   end })
   local copts = { build_args = bargs, platform = platform, predefined = M.predefined(platform),
-    resolve_image = resolver(images, lease, args), named_contexts = named }
+    resolve_image = resolver(images, lease, args), named_contexts = named,
+    no_cache_filter = M.stage_set(args.no_cache_filter) }
 
   if args.check then
     local r = M.check(prep.text, prep.name, copts, io.stdout)

@@ -130,6 +130,7 @@ end
 
 function Stage:push(op, args, instr, label)
   self.state = state.new(op, self.state, args, instr.loc)
+  self.state.no_cache = self.no_cache -- build --no-cache-filter named this stage
   if label then
     self.step = self.step + 1
     self.state.label = label
@@ -762,6 +763,8 @@ function Compiler:compile_stage(idx, loc)
     end
   end
   st.prefix = #self.stages > 1 and ((decl.name or ("stage-" .. (idx - 1))) .. " ") or ""
+  local nocache = self.opts.no_cache_filter
+  st.no_cache = nocache and (nocache[decl.name or ""] or nocache[tostring(idx - 1)]) or nil
   if not from_stage and from_label then
     st.state.label = string.format("[%s1/%d] %s", st.prefix, st.total, from_label)
   end
@@ -780,7 +783,8 @@ end
 
 --- Compile parsed instructions ({meta_args, stages}) to a state.
 --- opts: build_args (name -> value), target (stage name), platform, predefined (args),
---- resolve_image(name, loc) -> entry, config, escape, file.
+--- resolve_image(name, loc) -> entry, config, escape, file; named_contexts (build
+--- --build-context), no_cache_filter ({stage name or index = true}: its steps skip the cache).
 --- Returns the target's state and the sorted list of build args nothing used (docker's
 --- warning; the predefined proxy args are never reported).
 function M.compile(parsed, opts)
