@@ -1,11 +1,9 @@
 -- cbuild ps [-a] [-q] [-n N] [-l] [--no-trunc] [-f FILTER]... [--format FMT]: containers in
 -- docker's table, filtered (status, name, id, label, exited, ancestor, before, since) and
 -- formatted (a Go template over docker's fields, "table ...", or "json") as docker does.
-local json = require "cbuild.core.json"
 local errors = require "cbuild.errors"
 local format = require "cbuild.cli.format"
 local state = require "cbuild.container.state"
-local template = require "cbuild.container.template"
 
 local M = { summary = "List containers" }
 
@@ -218,11 +216,6 @@ function M.run(args, ctx)
     end
     return 0
   end
-  local fmt = args.format or "table"
-  if fmt == "table" then
-    fmt = M.DEFAULT_TABLE .. (args.size and "\t{{.Size}}" or "")
-  end
-  fmt = fmt:gsub("\\t", "\t"):gsub("\\n", "\n")
   local sizes = {}
   if args.size then
     local du = require("cbuild.build.gc").du
@@ -230,35 +223,14 @@ function M.run(args, ctx)
       sizes[c.Id] = format.size(du(state.dir(imgs, c.Id) .. "/upper"))
     end
   end
-  if fmt == "json" then
-    for _, c in ipairs(list) do
-      local f = M.fields(c, trunc, now, sizes[c.Id])
-      f.Label = nil
-      io.stdout:write(json.encode(f), "\n")
+  local items = {}
+  for i, c in ipairs(list) do
+    items[i] = M.fields(c, trunc, now, sizes[c.Id])
+    if args.format == "json" then
+      items[i].Label = nil
     end
-    return 0
   end
-  local is_table = fmt:match "^table%s" ~= nil
-  local tree = template.parse(is_table and fmt:gsub("^table%s+", "") or fmt)
-  if not is_table then
-    for _, c in ipairs(list) do
-      io.stdout:write(template.render(tree, M.fields(c, trunc, now, sizes[c.Id])), "\n")
-    end
-    return 0
-  end
-  local function cells(text)
-    local out = {}
-    for cell in (text .. "\t"):gmatch "([^\t]*)\t" do
-      out[#out + 1] = cell
-    end
-    return out
-  end
-  local headers = cells(template.render(tree, HEADER_ROW))
-  local rows = {}
-  for _, c in ipairs(list) do
-    rows[#rows + 1] = cells(template.render(tree, M.fields(c, trunc, now, sizes[c.Id])))
-  end
-  format.table(headers, rows)
+  format.print(items, args.format, M.DEFAULT_TABLE .. (args.size and "\t{{.Size}}" or ""), HEADER_ROW)
   return 0
 end
 
