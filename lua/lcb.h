@@ -99,5 +99,6 @@ LCB_EXPORT int luaopen_cbuild_core_sandbox(lua_State *L);
 LCB_EXPORT int luaopen_cbuild_core_mount(lua_State *L);
 LCB_EXPORT int luaopen_cbuild_core_pty(lua_State *L);
 LCB_EXPORT int luaopen_cbuild_core_proc(lua_State *L);
+LCB_EXPORT int luaopen_cbuild_core_net(lua_State *L);
 
 #endif

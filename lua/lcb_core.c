@@ -15,6 +15,7 @@ static const luaL_Reg submodules[] = { { "digest", luaopen_cbuild_core_digest },
                                        { "mount", luaopen_cbuild_core_mount },
                                        { "pty", luaopen_cbuild_core_pty },
                                        { "proc", luaopen_cbuild_core_proc },
+                                       { "net", luaopen_cbuild_core_net },
                                        { NULL, NULL } };
 
 int

@@ -3,8 +3,6 @@
 
 #include "cbuild/net.h"
 
-LCB_EXPORT int luaopen_cbuild_core_net(lua_State *L); /* TODO(network): to lcb.h */
-
 static int
 pushok(lua_State *L, int r, struct cb_error **err)
 {

@@ -94,6 +94,7 @@ lsandbox_spawn(lua_State *L)
   cfg.caps = f.caps;
   cfg.ncaps = f.ncaps;
   cfg.hostname = lcb_optstrfield(L, 1, "hostname", NULL);
+  cfg.netns = lcb_optstrfield(L, 1, "netns", NULL);
   read_mounts(L, 1, &cfg);
   if (lua_getfield(L, 1, "etc_files") != LUA_TNIL) {
     int t = lua_gettop(L);

@@ -32,6 +32,7 @@ static const luaL_Reg preloads[] = { { "cbuild.core", luaopen_cbuild_core },
                                      { "cbuild.core.mount", luaopen_cbuild_core_mount },
                                      { "cbuild.core.pty", luaopen_cbuild_core_pty },
                                      { "cbuild.core.proc", luaopen_cbuild_core_proc },
+                                     { "cbuild.core.net", luaopen_cbuild_core_net },
                                      { NULL, NULL } };
 
 static int

@@ -51,9 +51,10 @@ struct msg_hdr {
 /* Everything the child needs, prepared by the parent before clone (the child gets a copy). */
 struct child {
   const struct cb_sandbox_config *cfg;
-  int sync_fd; /* read end: one byte when the parent is done with cgroups */
-  int msg_fd;  /* write end of the message pipe, CLOEXEC */
-  int rootfd;  /* O_PATH of the rootfs bind, set in the child */
+  int sync_fd;  /* read end: one byte when the parent is done with cgroups */
+  int msg_fd;   /* write end of the message pipe, CLOEXEC */
+  int rootfd;   /* O_PATH of the rootfs bind, set in the child */
+  int netns_fd; /* the network namespace to join, or -1 */
   const char *path;
   char *const *env;   /* as execve wants it */
   uint64_t keep_caps; /* capabilities to keep (parsed by the parent: libcap mallocs) */
@@ -642,6 +643,9 @@ child_main(struct child *c)
     _exit(125); /* the parent gave up on us */
   close(c->sync_fd);
 
+  /* before the mounts: a sysfs mounted later shows this namespace's interfaces */
+  if (c->netns_fd >= 0 && setns(c->netns_fd, CLONE_NEWNET) < 0)
+    child_fail(c, "join the network namespace '%s'", cfg->netns);
   cb__reset_signals();
   umask(022);
   if (cb__setup_stdio(cfg->stdio, false) < 0)
@@ -661,7 +665,7 @@ child_main(struct child *c)
     child_fail(c, "make the rootfs read-only");
   if (cfg->hostname != NULL && sethostname(cfg->hostname, strlen(cfg->hostname)) < 0)
     child_fail(c, "sethostname '%s'", cfg->hostname);
-  if (!cfg->host_network)
+  if (!cfg->host_network && cfg->netns == NULL)
     loopback_up(c);
   drop_privileges(c);
   if (chdir(cfg->cwd != NULL ? cfg->cwd : "/") < 0)
@@ -825,7 +829,7 @@ cb_sandbox_spawn(const struct cb_sandbox_config *cfg, struct cb_error **err)
   struct clone3_args args;
   struct cb_sandbox *sb;
   struct msg_hdr h;
-  cb_autoclose int sync_rd = -1, sync_wr = -1, msg_rd = -1, msg_wr = -1, pidfd = -1;
+  cb_autoclose int sync_rd = -1, sync_wr = -1, msg_rd = -1, msg_wr = -1, pidfd = -1, netns = -1;
   cb_autofree char *data = NULL;
   int fds[2], r;
   uint64_t flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_PIDFD;
@@ -836,10 +840,19 @@ cb_sandbox_spawn(const struct cb_sandbox_config *cfg, struct cb_error **err)
   memset(&c, 0, sizeof c);
   c.cfg = cfg;
   c.rootfd = -1;
+  c.netns_fd = -1;
   c.env = cfg->env != NULL ? (char *const *)cfg->env : empty_env;
   c.path = cb__exec_path(c.env);
-  if (!cfg->host_network)
+  if (!cfg->host_network && cfg->netns != NULL) {
+    netns = open(cfg->netns, O_RDONLY | O_CLOEXEC);
+    if (netns < 0) {
+      cb_error_set(err, CB_E_SYS, errno, "sandbox: open network namespace '%s'", cfg->netns);
+      return NULL;
+    }
+    c.netns_fd = netns;
+  } else if (!cfg->host_network) {
     flags |= CLONE_NEWNET;
+  }
   if (prepare_caps(cfg, &c, err) < 0)
     return NULL;
 

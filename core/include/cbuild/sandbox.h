@@ -60,6 +60,7 @@ struct cb_sandbox_config {
   size_t ngroups;
   const char *hostname; /* NULL = leave the new uts namespace's copy of the host's */
   bool host_network;    /* true: stay in the caller's network namespace */
+  const char *netns;    /* else join this one (a pinned nsfs path); NULL = a new one */
   const struct cb_sandbox_mount *mounts; /* applied in order, after the standard ones */
   size_t nmounts;
   const char *resolv_conf; /* host files bound onto /etc/...; NULL = leave the rootfs' own */
