@@ -79,17 +79,20 @@ newwriter(lua_State *L, bool layer)
   return tw;
 }
 
-/* archive.layer_writer(store) -> lw | nil, msg, code */
+/* archive.layer_writer(store [, {index = path}]) -> lw | nil, msg, code.  With an index, entries
+ * that recur from the last layer written with it are copied from that layer's blob. */
 static int
 l_layer_writer(lua_State *L)
 {
   struct cb_store *s = lcb_checkstore(L, 1);
+  const char *index = lcb_optstrfield(L, 2, "index", NULL);
   struct cb_error *err = NULL;
   struct ltarw *tw = newwriter(L, true);
 
   lua_pushvalue(L, 1);
   lua_setiuservalue(L, -2, 1); /* the writer keeps its store alive */
-  tw->w = cb_tar_writer_new_layer(s, &err);
+  tw->w = index != NULL ? cb_tar_writer_new_layer_indexed(s, index, &err)
+                        : cb_tar_writer_new_layer(s, &err);
   if (tw->w == NULL)
     return lcb_pushfail(L, &err);
   return 1;
@@ -303,6 +306,14 @@ l_writer_add_tree(lua_State *L)
   if (cb_tree_write(*box, tw->w, &o, &err) < 0)
     return lcb_pushfail(L, &err);
   lua_settop(L, 1);
+  return 1;
+}
+
+/* lw:reused() -> entries copied from the earlier layer so far */
+static int
+l_writer_reused(lua_State *L)
+{
+  lua_pushinteger(L, (lua_Integer)cb_tar_writer_reused(checkwriter(L, 1)->w));
   return 1;
 }
 
@@ -677,10 +688,13 @@ l_layer_from_diff(lua_State *L)
   return 2;
 }
 
-static const luaL_Reg writer_methods[] = {
-  { "add", l_writer_add },      { "add_tree", l_writer_add_tree }, { "commit", l_writer_finish },
-  { "close", l_writer_finish }, { "abort", l_writer_gc },          { NULL, NULL }
-};
+static const luaL_Reg writer_methods[] = { { "add", l_writer_add },
+                                           { "add_tree", l_writer_add_tree },
+                                           { "reused", l_writer_reused },
+                                           { "commit", l_writer_finish },
+                                           { "close", l_writer_finish },
+                                           { "abort", l_writer_gc },
+                                           { NULL, NULL } };
 static const luaL_Reg writer_meta[] = { { "__gc", l_writer_gc },
                                         { "__close", l_writer_gc },
                                         { NULL, NULL } };

@@ -7,18 +7,41 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "archive-internal.h"
 #include "util.h"
 
-#define CHUNK (128 * 1024)
+#define CHUNK    (128 * 1024)
+#define SINK_BUF (1024 * 1024) /* a layer's bytes on their way to the blob */
 #ifdef EFTYPE
 #define EFTYPE_FALLBACK EFTYPE
 #else
 #define EFTYPE_FALLBACK EINVAL
 #endif
+
+/* One entry of a layer index: its identity and where its bytes lie in the blob. */
+struct index_rec {
+  uint8_t id[CB_DIGEST_LEN];
+  uint64_t off, len;
+};
+
+static const char INDEX_MAGIC[] = "cbuild-tar-index 1\n";
+
+struct tar_index {
+  char *path;
+  struct index_rec *prev; /* the earlier layer's entries, sorted by id */
+  size_t nprev;
+  int prev_fd;          /* its blob, -1 when there is none */
+  const char *prev_map; /* and its bytes, mapped */
+  size_t prev_size;
+  struct index_rec *rec; /* this layer's, in order */
+  size_t n, cap;
+  uint64_t reused;
+};
 
 struct cb_tar_writer {
   struct archive *a;
@@ -32,6 +55,9 @@ struct cb_tar_writer {
   bool hashing;  /* h is initialised */
   bool dropping; /* aborting: swallow what libarchive still flushes */
   char *buf;     /* CHUNK bytes for streaming file contents */
+  char *sink;    /* layer: SINK_BUF bytes not yet in the blob (libarchive itself buffers none) */
+  size_t fill;
+  struct tar_index *ix; /* indexed layer writer, else NULL */
 };
 
 int
@@ -77,6 +103,33 @@ cb__tar_clean_name(const char *name, char **out, struct cb_error **err)
   return 0;
 }
 
+static int
+sink_flush(struct cb_tar_writer *w)
+{
+  if (w->fill > 0 && cb_blob_writer_write(w->blob, w->sink, w->fill, &w->sink_err) < 0)
+    return -1;
+  w->fill = 0;
+  return 0;
+}
+
+/* Append to a layer's stream (not counted in w->size: callers do). */
+static int
+sink_put(struct cb_tar_writer *w, const void *buf, size_t len)
+{
+  const char *p = buf;
+
+  while (len > 0) {
+    size_t n = SINK_BUF - w->fill < len ? SINK_BUF - w->fill : len;
+    memcpy(w->sink + w->fill, p, n);
+    w->fill += n;
+    p += n;
+    len -= n;
+    if (w->fill == SINK_BUF && sink_flush(w) < 0)
+      return -1;
+  }
+  return 0;
+}
+
 static la_ssize_t
 sink_write(struct archive *a, void *client, const void *buf, size_t len)
 {
@@ -85,7 +138,7 @@ sink_write(struct archive *a, void *client, const void *buf, size_t len)
   if (w->dropping)
     return (la_ssize_t)len;
   if (w->blob != NULL) {
-    if (cb_blob_writer_write(w->blob, buf, len, &w->sink_err) < 0)
+    if (sink_put(w, buf, len) < 0)
       return -1;
   } else {
     if (cb_write_all(w->fd, buf, len) < 0) {
@@ -122,6 +175,8 @@ writer_new(struct cb_blob_writer *blob, int fd, struct cb_error **err)
     w->hashing = true;
   }
   w->buf = cb__xmalloc(CHUNK);
+  if (blob != NULL)
+    w->sink = cb__xmalloc(SINK_BUF);
   w->entry = archive_entry_new();
   w->a = archive_write_new();
   if (w->a == NULL || w->entry == NULL)
@@ -131,7 +186,9 @@ writer_new(struct cb_blob_writer *blob, int fd, struct cb_error **err)
   if (archive_write_set_format_pax_restricted(w->a) != ARCHIVE_OK ||
       archive_write_set_format_option(w->a, "pax", "xattrheader", "SCHILY") < ARCHIVE_OK ||
       archive_write_add_filter_none(w->a) != ARCHIVE_OK ||
-      archive_write_set_bytes_per_block(w->a, 64 * 1024) != ARCHIVE_OK ||
+      /* a layer: unbuffered, so every entry ends in the sink, where its bytes can be counted
+       * (and, indexed, taken from an earlier blob); the sink buffers instead */
+      archive_write_set_bytes_per_block(w->a, blob != NULL ? 0 : 64 * 1024) != ARCHIVE_OK ||
       archive_write_set_bytes_in_last_block(w->a, 1) != ARCHIVE_OK ||
       archive_write_open(w->a, w, NULL, sink_write, NULL) != ARCHIVE_OK) {
     writer_fail(w, err, "start tar stream");
@@ -148,6 +205,141 @@ cb_tar_writer_new_layer(struct cb_store *s, struct cb_error **err)
   if (blob == NULL)
     return NULL;
   return writer_new(blob, -1, err);
+}
+
+static int
+cmp_rec(const void *a, const void *b)
+{
+  return memcmp(((const struct index_rec *)a)->id, ((const struct index_rec *)b)->id,
+                CB_DIGEST_LEN);
+}
+
+/* The index file: magic, the blob's digest and size, a record count, records sorted by id
+ * (host byte order: it never leaves this machine). */
+#define INDEX_HEAD (sizeof INDEX_MAGIC - 1 + CB_DIGEST_LEN + 16)
+
+/* Take the earlier layer named by IX->path, when it is usable; anything else means none. */
+static void
+index_load(struct cb_store *s, struct tar_index *ix)
+{
+  cb_autofree char *data = NULL;
+  struct cb_error *err = NULL;
+  struct cb_digest d;
+  uint64_t size, count;
+  struct stat st;
+  size_t len;
+  const char *p;
+
+  ix->prev_fd = -1;
+  if (cb__read_file_at(AT_FDCWD, ix->path, &data, &len, &err) < 0) {
+    cb_error_free(&err);
+    return;
+  }
+  if (len < INDEX_HEAD || memcmp(data, INDEX_MAGIC, sizeof INDEX_MAGIC - 1) != 0)
+    return;
+  p = data + sizeof INDEX_MAGIC - 1;
+  memcpy(d.bytes, p, CB_DIGEST_LEN);
+  memcpy(&size, p + CB_DIGEST_LEN, 8);
+  memcpy(&count, p + CB_DIGEST_LEN + 8, 8);
+  if (count > (len - INDEX_HEAD) / sizeof(struct index_rec) ||
+      len != INDEX_HEAD + count * sizeof(struct index_rec))
+    return;
+  ix->prev_fd = cb_store_open_blob(s, &d, &err);
+  if (ix->prev_fd < 0 || fstat(ix->prev_fd, &st) < 0 || (uint64_t)st.st_size != size) {
+    cb_error_free(&err);
+    cb__closep(&ix->prev_fd);
+    return;
+  }
+  if (size == 0 || size > SIZE_MAX) {
+    cb__closep(&ix->prev_fd);
+    return;
+  }
+  ix->prev_map = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, ix->prev_fd, 0);
+  if (ix->prev_map == MAP_FAILED) {
+    ix->prev_map = NULL;
+    cb__closep(&ix->prev_fd);
+    return;
+  }
+  ix->prev_size = (size_t)size;
+  madvise((void *)ix->prev_map, ix->prev_size, MADV_SEQUENTIAL);
+  ix->prev = cb__xmalloc(count ? count * sizeof *ix->prev : 1);
+  memcpy(ix->prev, data + INDEX_HEAD, count * sizeof *ix->prev);
+  ix->nprev = (size_t)count;
+  for (size_t i = 0; i < ix->nprev; i++) {
+    const struct index_rec *r = &ix->prev[i];
+    if (r->off > size || r->len > size - r->off || (i > 0 && cmp_rec(r - 1, r) >= 0)) {
+      ix->nprev = 0; /* not what we wrote: use none of it */
+      break;
+    }
+  }
+}
+
+/* Replace the index file with this layer's entries (blob D of SIZE bytes); best effort. */
+static void
+index_save(struct tar_index *ix, const struct cb_digest *d, uint64_t size)
+{
+  cb_autofree char *buf = NULL, *dir = NULL;
+  struct cb_error *err = NULL;
+  uint64_t count = ix->n;
+  size_t len = INDEX_HEAD + ix->n * sizeof *ix->rec;
+  char *p, *slash;
+
+  qsort(ix->rec, ix->n, sizeof *ix->rec, cmp_rec);
+  buf = cb__xmalloc(len);
+  p = buf;
+  memcpy(p, INDEX_MAGIC, sizeof INDEX_MAGIC - 1);
+  p += sizeof INDEX_MAGIC - 1;
+  memcpy(p, d->bytes, CB_DIGEST_LEN);
+  memcpy(p + CB_DIGEST_LEN, &size, 8);
+  memcpy(p + CB_DIGEST_LEN + 8, &count, 8);
+  if (ix->n > 0)
+    memcpy(buf + INDEX_HEAD, ix->rec, ix->n * sizeof *ix->rec);
+  dir = cb__xstrdup(ix->path);
+  slash = strrchr(dir, '/');
+  if (slash != NULL && slash != dir) {
+    *slash = '\0';
+    if (cb__mkdir_p_at(AT_FDCWD, dir, 0700, &err) < 0) {
+      cb_error_free(&err);
+      return;
+    }
+  }
+  if (cb__atomic_write_at(AT_FDCWD, ix->path, buf, len, 0600, &err) < 0)
+    cb_error_free(&err);
+}
+
+static void
+index_free(struct tar_index *ix)
+{
+  if (ix == NULL)
+    return;
+  if (ix->prev_map != NULL)
+    munmap((void *)ix->prev_map, ix->prev_size);
+  cb__closep(&ix->prev_fd);
+  free(ix->prev);
+  free(ix->rec);
+  free(ix->path);
+  free(ix);
+}
+
+struct cb_tar_writer *
+cb_tar_writer_new_layer_indexed(struct cb_store *s, const char *index, struct cb_error **err)
+{
+  struct cb_tar_writer *w = cb_tar_writer_new_layer(s, err);
+  struct tar_index *ix;
+
+  if (w == NULL)
+    return NULL;
+  ix = cb__xcalloc(1, sizeof *ix);
+  ix->path = cb__xstrdup(index);
+  index_load(s, ix);
+  w->ix = ix;
+  return w;
+}
+
+uint64_t
+cb_tar_writer_reused(const struct cb_tar_writer *w)
+{
+  return w->ix != NULL ? w->ix->reused : 0;
 }
 
 struct cb_tar_writer *
@@ -221,8 +413,111 @@ utf8_locale(void)
   return utf8_loc;
 }
 
+/* The identity of entry E under NAME for an index: a digest over everything its bytes depend
+ * on.  False when its content is not known without reading it. */
+static bool
+entry_id(const struct cb_tar_entry *e, const char *name, uint8_t id[CB_DIGEST_LEN])
+{
+  struct cb_sha256 h;
+  struct cb_digest d;
+  int64_t f[8];
+
+  memset(f, 0, sizeof f);
+  f[0] = e->type;
+  f[1] = e->mode;
+  f[2] = e->uid;
+  f[3] = e->gid;
+  f[4] = e->mtime;
+  f[5] = e->devmajor;
+  f[6] = e->devminor;
+  if (e->type == CB_TAR_FILE) {
+    switch (e->src) {
+    case CB_TAR_SRC_NONE:
+      break;
+    case CB_TAR_SRC_DATA:
+      f[7] = (int64_t)e->size;
+      break;
+    case CB_TAR_SRC_PATH:
+      if (e->content == NULL || e->content_ident == NULL)
+        return false;
+      f[7] = e->content_ident->size;
+      break;
+    case CB_TAR_SRC_FD:
+    case CB_TAR_SRC_READER:
+    default:
+      return false;
+    }
+  }
+  cb_sha256_init(&h);
+  cb_sha256_update(&h, f, sizeof f);
+  cb_sha256_update(&h, name, strlen(name) + 1);
+  if (e->linkname != NULL)
+    cb_sha256_update(&h, e->linkname, strlen(e->linkname) + 1);
+  for (size_t i = 0; i < e->nxattrs; i++) {
+    uint64_t n = e->xattrs[i].len;
+    cb_sha256_update(&h, e->xattrs[i].name, strlen(e->xattrs[i].name) + 1);
+    cb_sha256_update(&h, &n, sizeof n);
+    cb_sha256_update(&h, e->xattrs[i].value, e->xattrs[i].len);
+  }
+  if (e->type == CB_TAR_FILE && e->src == CB_TAR_SRC_DATA)
+    cb_sha256_update(&h, e->data, e->size);
+  else if (e->type == CB_TAR_FILE && e->src == CB_TAR_SRC_PATH)
+    cb_sha256_update(&h, e->content->bytes, CB_DIGEST_LEN);
+  cb_sha256_final(&h, &d);
+  cb_sha256_release(&h);
+  memcpy(id, d.bytes, CB_DIGEST_LEN);
+  return true;
+}
+
+static const struct index_rec *
+index_find(const struct tar_index *ix, const uint8_t id[CB_DIGEST_LEN])
+{
+  struct index_rec key;
+
+  if (ix->nprev == 0)
+    return NULL;
+  memcpy(key.id, id, CB_DIGEST_LEN);
+  return bsearch(&key, ix->prev, ix->nprev, sizeof key, cmp_rec);
+}
+
+static void
+index_add(struct tar_index *ix, const uint8_t id[CB_DIGEST_LEN], uint64_t off, uint64_t len)
+{
+  if (ix->n == ix->cap) {
+    ix->cap = ix->cap ? ix->cap * 2 : 256;
+    ix->rec = cb__xrealloc(ix->rec, ix->cap * sizeof *ix->rec);
+  }
+  memcpy(ix->rec[ix->n].id, id, CB_DIGEST_LEN);
+  ix->rec[ix->n].off = off;
+  ix->rec[ix->n].len = len;
+  ix->n++;
+}
+
+/* Put the bytes of an earlier entry R into the stream, as they are in the earlier blob. */
 static int
-writer_add(struct cb_tar_writer *w, const struct cb_tar_entry *e, const char *name,
+copy_prev(struct cb_tar_writer *w, const struct index_rec *r, struct cb_error **err)
+{
+  if (sink_put(w, w->ix->prev_map + r->off, (size_t)r->len) < 0) {
+    *err = cb_steal_ptr(&w->sink_err);
+    return -1;
+  }
+  w->size += r->len;
+  return 0;
+}
+
+/* Does the open file's stat ST still match what its content digest was computed from? */
+static bool
+same_ident(const struct cb_tar_ident *id, const struct stat *st)
+{
+  return id != NULL && id->size == st->st_size && id->mtime == st->st_mtim.tv_sec &&
+         id->mtime_ns == st->st_mtim.tv_nsec && id->ctime == st->st_ctim.tv_sec &&
+         id->ctime_ns == st->st_ctim.tv_nsec && id->ino == (uint64_t)st->st_ino;
+}
+
+/* Write E under NAME through libarchive.  *KNOWN becomes false when a file turns out not to
+ * be what its content digest was computed from. */
+static int
+writer_add(struct cb_tar_writer *w, const struct cb_tar_entry *e, const char *name, bool *known,
            struct cb_error **err)
 {
   struct archive_entry *ae = w->entry;
@@ -246,6 +541,8 @@ writer_add(struct cb_tar_writer *w, const struct cb_tar_entry *e, const char *na
       if (!S_ISREG(st.st_mode))
         return cb_error_set(err, CB_E_INVALID, 0, "'%s' is not a regular file", e->src_path);
       size = (uint64_t)st.st_size;
+      if (!same_ident(e->content_ident, &st))
+        *known = false;
       break;
     }
     case CB_TAR_SRC_READER:
@@ -324,7 +621,31 @@ cb_tar_writer_add(struct cb_tar_writer *w, const struct cb_tar_entry *e, struct 
     free(name);
     name = cb__xstrdup("."); /* the root directory itself */
   }
-  if (writer_add(w, e, name, err) < 0) {
+  if (w->ix != NULL) {
+    uint8_t id[CB_DIGEST_LEN];
+    bool known = entry_id(e, name, id);
+    const struct index_rec *r = known ? index_find(w->ix, id) : NULL;
+    uint64_t off = w->size;
+
+    if (r != NULL) {
+      if (copy_prev(w, r, err) < 0) {
+        w->failed = true;
+        return cb_error_wrap(err, "add '%s'", name);
+      }
+      w->ix->reused++;
+    } else if (writer_add(w, e, name, &known, err) < 0 ||
+               archive_write_finish_entry(w->a) != ARCHIVE_OK) {
+      if (*err == NULL)
+        writer_fail(w, err, "write tar data");
+      w->failed = true;
+      return cb_error_wrap(err, "add '%s'", name);
+    }
+    if (known)
+      index_add(w->ix, id, off, w->size - off);
+    return 0;
+  }
+  bool known = true;
+  if (writer_add(w, e, name, &known, err) < 0) {
     w->failed = true;
     return cb_error_wrap(err, "add '%s'", name);
   }
@@ -348,7 +669,15 @@ cb_tar_writer_finish(struct cb_tar_writer *w, struct cb_digest *out, uint64_t *s
     return -1;
   }
   if (w->blob != NULL) {
-    int r = cb_blob_writer_commit(cb_steal_ptr(&w->blob), NULL, &d, &n, err);
+    int r = sink_flush(w);
+    if (r < 0) {
+      *err = cb_steal_ptr(&w->sink_err);
+      cb_tar_writer_abort(w);
+      return cb_error_wrap(err, "finish tar stream");
+    }
+    r = cb_blob_writer_commit(cb_steal_ptr(&w->blob), NULL, &d, &n, err);
+    if (r == 0 && w->ix != NULL)
+      index_save(w->ix, &d, n);
     cb_tar_writer_abort(w);
     if (r < 0)
       return cb_error_wrap(err, "store layer");
@@ -379,6 +708,8 @@ cb_tar_writer_abort(struct cb_tar_writer *w)
   if (w->hashing)
     cb_sha256_release(&w->h);
   cb_error_free(&w->sink_err);
+  index_free(w->ix);
+  free(w->sink);
   free(w->buf);
   free(w);
 }

@@ -294,7 +294,7 @@ cb_tree_digest(struct cb_tree *t, struct cb_hashcache *c, uint32_t uid, uint32_t
 
   cb_sha256_init(&h);
   for (size_t i = 0; i < t->n; i++) {
-    const struct cb_tree_entry *e = &t->v[i];
+    struct cb_tree_entry *e = &t->v[i];
     char extra[CB_DIGEST_STR_LEN > 32 ? CB_DIGEST_STR_LEN : 32] = "";
     const char *x = extra;
 
@@ -313,6 +313,8 @@ cb_tree_digest(struct cb_tree *t, struct cb_hashcache *c, uint32_t uid, uint32_t
         ret = -1;
         break;
       }
+      e->digest = d;
+      e->hashed = true;
       cb_digest_string(&d, extra, sizeof extra);
     } else if (S_ISLNK(e->mode)) {
       x = e->target;
@@ -395,6 +397,7 @@ cb_tree_write(const struct cb_tree *t, struct cb_tar_writer *w, const struct cb_
     const struct cb_tree_entry *e = order[i];
     size_t elen = strlen(e->rel);
     struct cb_tar_entry te = { 0 };
+    struct cb_tar_ident ident = { e->size, e->mtime, e->mtime_ns, e->ctime, e->ctime_ns, e->ino };
 
     if (elen == 0)
       continue; /* the root: the caller writes it under its own name */
@@ -428,6 +431,10 @@ cb_tree_write(const struct cb_tree *t, struct cb_tar_writer *w, const struct cb_
       snprintf(src, scap, "%s/%s", t->root, e->rel);
       te.src = CB_TAR_SRC_PATH;
       te.src_path = src;
+      if (e->hashed) {
+        te.content = &e->digest;
+        te.content_ident = &ident;
+      }
     }
     if (cb_tar_writer_add(w, &te, err) < 0) {
       ret = -1;

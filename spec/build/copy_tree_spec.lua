@@ -98,4 +98,58 @@ describe("COPY of a directory tree", function()
     assert.are.equal("from one", cat(layers[2], "mix/x"))
     assert.are.equal("mix/\nmix/x\nmix/y\n", listing(root, layers[2]))
   end)
+
+  describe("an indexed layer writer", function()
+    local archive = require "cbuild.core.archive"
+    local fs = require "cbuild.core.fs"
+    local store = require "cbuild.core.store"
+
+    -- The layer of dir under "data" (plus a data entry and a heredoc-like file), written with
+    -- index (or none); returns digest and the count of entries taken from the earlier layer.
+    local function layer(s, dir, index)
+      local tree = assert(fs.walk(dir))
+      assert(tree:digest(fs.hashcache()))
+      local lw = assert(archive.layer_writer(s, { index = index }))
+      assert(lw:add { name = "data", type = "dir", mtime = 1 })
+      assert(lw:add_tree(tree, { prefix = "data", epoch = 1700000000 }))
+      assert(lw:add { name = "zz", data = "inline", mtime = 1 })
+      local reused = lw:reused()
+      local d = assert(lw:commit())
+      return d, reused
+    end
+
+    it("copies unchanged entries from the earlier layer and gives the bytes of a fresh write", function()
+      local dir = h.tmpdir "indexed"
+      for i = 1, 20 do
+        h.write(string.format("%s/d%d/f%02d", dir, i % 3, i), string.rep("x", i * 300))
+      end
+      local s = assert(store.open(h.tmpdir "indexed-store", { create = true }))
+      local index = h.tmpdir "indexed-cache" .. "/sub/index"
+      local first, none = layer(s, dir, index)
+      assert.are.equal(0, none)
+      assert.are.equal(first, (layer(s, dir)))
+      h.write(dir .. "/d1/f07", "changed, and longer than a block: " .. string.rep("y", 700))
+      local second, reused = layer(s, dir, index)
+      assert.are_not.equal(first, second)
+      assert.are.equal(20 + 3 + 2 - 1, reused) -- every entry but the changed file
+      assert.are.equal(second, (layer(s, dir))) -- what a write without index gives
+      local again, all = layer(s, dir, index)
+      assert.are.equal(second, again)
+      assert.are.equal(20 + 3 + 2, all)
+    end)
+
+    it("ignores an index that is not its own or whose layer is gone", function()
+      local dir = h.tmpdir "indexed2"
+      h.write(dir .. "/f", "x")
+      local s = assert(store.open(h.tmpdir "indexed2-store", { create = true }))
+      local index = h.tmpdir "indexed2-cache" .. "/index"
+      h.write(index, "cbuild-tar-index 1\njunk")
+      local d, reused = layer(s, dir, index)
+      assert.are.equal(0, reused)
+      assert(fs.unlink(s:path(d)))
+      local d2, reused2 = layer(s, dir, index)
+      assert.are.equal(0, reused2)
+      assert.are.equal(d, d2)
+    end)
+  end)
 end)

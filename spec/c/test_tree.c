@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cbuild/fs.h"
+#include "cbuild/store.h"
 #include "tap.h"
 
 static char *
@@ -187,6 +188,58 @@ test_write(const char *dir, const char *out)
   cb_error_free(&err);
 }
 
+/* Write DIR's tree as a layer indexed at INDEX; *reused gets the entries taken from before. */
+static int
+indexed_layer(struct cb_store *s, const char *dir, const char *index, struct cb_digest *out,
+              uint64_t *reused)
+{
+  struct cb_error *err = NULL;
+  struct cb_hashcache *c = cb_hashcache_new();
+  struct cb_tree *t = cb_tree_walk(dir, NULL, NULL, &err);
+  struct cb_digest d;
+  struct cb_tar_writer *w = NULL;
+  struct cb_tree_write_opts o = { .prefix = "data", .chmod = -1, .epoch = -1 };
+  int ret = -1;
+
+  if (t != NULL && cb_tree_digest(t, c, 0, 0, &d, &err) == 0 &&
+      (w = index ? cb_tar_writer_new_layer_indexed(s, index, &err)
+                 : cb_tar_writer_new_layer(s, &err)) != NULL &&
+      cb_tree_write(t, w, &o, &err) == 0) {
+    *reused = cb_tar_writer_reused(w);
+    ret = cb_tar_writer_finish(w, out, NULL, &err); /* consumes w */
+    w = NULL;
+  }
+  cb_tar_writer_abort(w);
+  cb_tree_free(t);
+  cb_hashcache_free(c);
+  cb_error_free(&err);
+  return ret;
+}
+
+static void
+test_indexed(const char *base, const char *dir)
+{
+  struct cb_error *err = NULL;
+  char *root = join(base, "store"), *index = join(base, "index/layer");
+  struct cb_store *s = cb_store_open(root, CB_STORE_CREATE, &err);
+  struct cb_digest d1, d2, plain;
+  uint64_t r1 = 99, r2 = 0, r3 = 0;
+
+  ok(s != NULL && indexed_layer(s, dir, index, &d1, &r1) == 0 && r1 == 0,
+     "an indexed layer with no earlier one");
+  mkfile(dir, "top", "a changed top file");
+  ok(indexed_layer(s, dir, index, &d2, &r2) == 0 && !cb_digest_equal(&d1, &d2),
+     "the next one after a change");
+  ok(r2 == 14, "every entry but the changed one is taken from the earlier layer (%llu)",
+     (unsigned long long)r2);
+  ok(indexed_layer(s, dir, NULL, &plain, &r3) == 0 && cb_digest_equal(&plain, &d2),
+     "the same bytes as a layer written afresh");
+  cb_store_free(s);
+  cb_error_free(&err);
+  free(root);
+  free(index);
+}
+
 int
 main(void)
 {
@@ -198,6 +251,7 @@ main(void)
   test_walk(dir);
   test_digest_and_cache(dir);
   test_write(dir, out);
+  test_indexed(base, dir);
   free(out);
   free(dir);
   free(base);

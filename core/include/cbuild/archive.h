@@ -8,6 +8,12 @@
  * given.  The same entries therefore always give the same bytes.  A layer writer streams into
  * a store blob writer (digest = diff ID); a plain writer streams into a file descriptor.
  *
+ * An indexed layer writer also records, per entry, an identity (a digest of its header fields
+ * and of its content) with where its bytes lie, in an index file beside the store; the next
+ * layer written with the same index file copies every entry whose identity it finds there from
+ * the earlier blob instead of reading its source again.  A tar entry's bytes do not depend on
+ * where it lies in the archive, so the result is byte for byte what a fresh write gives.
+ *
  * Reading (cb_tar_reader): plain tar, gzip, zstd, xz or bzip2, detected from the bytes.
  *
  * Applying (cb_tar_apply): every path is resolved with openat2(RESOLVE_IN_ROOT) below the
@@ -58,6 +64,12 @@ struct cb_tar_xattr {
   size_t len;
 };
 
+/* What a file's content digest was computed from (its lstat at the time). */
+struct cb_tar_ident {
+  int64_t size, mtime, mtime_ns, ctime, ctime_ns;
+  uint64_t ino;
+};
+
 struct cb_tar_entry {
   const char *name; /* "etc/passwd": leading "/" and "./", trailing "/" are dropped */
   enum cb_tar_type type;
@@ -74,10 +86,22 @@ struct cb_tar_entry {
   const char *src_path;
   int src_fd;
   struct cb_tar_reader *reader;
+  /* Optional, for an indexed writer: the sha256 of a CB_TAR_SRC_PATH file's bytes and the stat
+   * it was computed from (checked against the file when it is opened: a mismatch leaves the
+   * entry out of the index).  Files without it are never reused. */
+  const struct cb_digest *content;
+  const struct cb_tar_ident *content_ident;
 };
 
 /* A layer writer: the tar stream goes straight into a new blob of S. */
 CB_API struct cb_tar_writer *cb_tar_writer_new_layer(struct cb_store *s, struct cb_error **err);
+/* A layer writer indexed at INDEX (a file path): entries recorded there by the last layer
+ * written with it are copied from that layer's blob when they recur; on finish the index is
+ * replaced by this layer's (best effort: a failure to save it is not an error). */
+CB_API struct cb_tar_writer *cb_tar_writer_new_layer_indexed(struct cb_store *s, const char *index,
+                                                             struct cb_error **err);
+/* Entries an indexed writer copied from the earlier layer so far. */
+CB_API uint64_t cb_tar_writer_reused(const struct cb_tar_writer *w);
 /* A plain tar writer onto FD (not owned, not closed). */
 CB_API struct cb_tar_writer *cb_tar_writer_new_fd(int fd, struct cb_error **err);
 /* Append one entry.  After a failure the writer can only be aborted. */

@@ -40,6 +40,8 @@ struct cb_tree_entry {
   uint32_t devmajor, devminor;
   int64_t size, mtime, mtime_ns, ctime, ctime_ns;
   uint64_t ino;
+  struct cb_digest digest; /* a file's content digest, once cb_tree_digest has computed it */
+  bool hashed;
 };
 
 enum cb_tree_verdict {
@@ -81,7 +83,8 @@ struct cb_tree_write_opts {
 };
 
 /* Append every entry but the root, in tar order (parents before children: "/" sorts below
- * every byte), to W.  A file's bytes are read when written; a socket is CB_E_INVALID. */
+ * every byte), to W.  A file's bytes are read when written (an indexed writer may take them from
+ * an earlier layer instead, by the digest cb_tree_digest found); a socket is CB_E_INVALID. */
 CB_API int cb_tree_write(const struct cb_tree *t, struct cb_tar_writer *w,
                          const struct cb_tree_write_opts *o, struct cb_error **err);
 

@@ -377,7 +377,7 @@ function Layer:copy_groups(ctx, groups, urls)
   end
 end
 
-function Layer:write(blobs)
+function Layer:write(blobs, index)
   local names, order, trees = {}, {}, {}
   for name in pairs(self.byname) do
     names[#names + 1] = name
@@ -393,7 +393,7 @@ function Layer:write(blobs)
   end)
   order = nil -- luacheck: ignore
   local byname, walked, scratch = self.byname, self.walked, {}
-  local lw <close> = errors.need("write layer", archive.layer_writer(blobs))
+  local lw <close> = errors.need("write layer", archive.layer_writer(blobs, { index = index }))
   for _, name in ipairs(names) do
     local e, root, t = byname[name], walked[name], trees[name]
     if t then
@@ -441,6 +441,17 @@ local function source_context(self, a, mounts)
   return context.open(h.rootfs, { dockerignore_text = "" })
 end
 
+-- Where the entry index of this COPY's layer is kept, so that its next build (a context file
+-- changed) copies every unchanged entry from this layer instead of reading it again: one per
+-- destination, parent layer and source directory.  Sharing one by chance costs only reuse:
+-- entries are matched by what their bytes depend on, never by position.
+local function index_path(self, a, parent, ctx)
+  local top = parent.layers[#parent.layers]
+  local slot = digest.sha256(table.concat({ a.dest, top and top.digest or "", ctx and ctx.root or "",
+    table.concat(a.sources, "\0") }, "\0"))
+  return self.images.root .. "/cache/copy-index/" .. slot:gsub("^sha256:", "")
+end
+
 --- Write the layer of a COPY/ADD (a cache miss); returns {digest, size, mediaType, diff_id}.
 function M.write_layer(self, plan, parent)
   local a = plan.args
@@ -461,7 +472,7 @@ function M.write_layer(self, plan, parent)
       groups = select_sources(ctx, a, plan.loc)
     end
     layer:copy_groups(ctx, groups, plan.urls)
-    return layer:write(self.blobs)
+    return layer:write(self.blobs, index_path(self, a, parent, ctx))
   end)
   for i = #mounts, 1, -1 do
     mounts[i]:release()
