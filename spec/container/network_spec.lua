@@ -47,6 +47,19 @@ describe("cbuild.container.network rules", function()
     assert.is_nil(network.pick_subnet({ "10.0.0.0/8" }, { { iface = "x", net = 0x0a010000, mask = 0xffff0000 } }))
   end)
 
+  it("names the network modes as docker records them", function()
+    local imgs = { root = "/nonexistent" }
+    assert.are.equal("bridge", network.mode_of(imgs, nil))
+    assert.are.equal("bridge", network.mode_of(imgs, "default"))
+    assert.are.equal("host", network.mode_of(imgs, "host"))
+    assert.are.equal("none", network.mode_of(imgs, "none"))
+    local id = ("ab"):rep(32)
+    assert.are.equal("container:" .. id, network.mode_of(imgs, "container:web", { { Id = id, Name = "/web" } }))
+    local ok, e = pcall(network.mode_of, imgs, "nosuch")
+    assert.is_false(ok)
+    assert.are.equal("network nosuch not found", tostring(e))
+  end)
+
   it("writes /etc/hosts and resolv.conf as docker does on the bridge", function()
     assert.are.equal("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\n"
       .. "ff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n10.88.0.2\tabc\n",

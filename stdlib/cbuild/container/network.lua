@@ -492,6 +492,54 @@ function M.mode(c)
   return m:match "^container:" and "container" or m
 end
 
+--- HostConfig.NetworkMode for --network name: "bridge" (the default), "host", "none", or
+--- "container:<id>" for container:<name|id>, the other container found in the records.
+function M.mode_of(imgs, name, existing)
+  if name == nil or name == "" or name == "default" or name == "bridge" then
+    return "bridge"
+  elseif name == "host" or name == "none" then
+    return name
+  end
+  local other = name:match "^container:(.+)$"
+  if not other then
+    errors.raise("network %s not found", name)
+  end
+  for _, c in ipairs(existing or {}) do
+    if c.Id == other or c.Name == "/" .. other then
+      return "container:" .. c.Id
+    end
+  end
+  local state = require "cbuild.container.state"
+  local c, msg = state.lookup(imgs, other)
+  if not c then
+    errors.raise("%s", msg)
+  end
+  return "container:" .. c.Id
+end
+
+--- For a --network container:<id> record: the namespace to join (the other container's pinned
+--- one, or its init's) and that container's record, whose hosts and resolv.conf it shares.
+function M.joined(imgs, c)
+  local state = require "cbuild.container.state"
+  local id = c.HostConfig.NetworkMode:match "^container:(.+)$"
+  local other = state.load(imgs, id)
+  if not other then
+    errors.raise("cannot join network of a non running container: %s", id)
+  end
+  if not other.State.Running or other.stale then
+    errors.raise("cannot join network of a non running container: %s", other.Name:gsub("^/", ""))
+  end
+  local mode = M.mode(other)
+  if mode == "host" then
+    return nil, other, true
+  end
+  local key = other.NetworkSettings and other.NetworkSettings.SandboxKey
+  if key and key ~= "" then
+    return key, other
+  end
+  return "/proc/" .. other.State.Pid .. "/ns/net", other
+end
+
 --- Give container c its network before it starts: a pinned netns with eth0 on the bridge, its
 --- address, its ports.  Returns {netns=, ip=, gateway=, prefix=, mac=, ports=} (ports as
 --- {ip, host, port, proto}); on failure nothing is left.
