@@ -4,8 +4,7 @@
 #ifndef CBUILD_ARCHIVE_INTERNAL_H
 #define CBUILD_ARCHIVE_INTERNAL_H
 
-#include <archive.h>
-#include <archive_entry.h>
+#include "archive-lazy.h"
 
 #include "cbuild/archive.h"
 
