@@ -110,7 +110,7 @@ function M.run(args, ctx)
       uid = who.uid,
       gid = who.gid,
       groups = who.groups,
-      network = c.HostConfig.NetworkMode,
+      network = c.HostConfig.NetworkMode == "host" and "host" or "none", -- else: its init's netns
       privileged = o.privileged or c.Cbuild.privileged,
       caps = (not o.privileged) and c.Cbuild.caps or nil,
       stdin = slave,

@@ -3,6 +3,7 @@
 -- formatted (a Go template over docker's fields, "table ...", or "json") as docker does.
 local errors = require "cbuild.errors"
 local format = require "cbuild.cli.format"
+local network = require "cbuild.container.network"
 local state = require "cbuild.container.state"
 
 local M = { summary = "List containers" }
@@ -142,7 +143,7 @@ function M.fields(c, trunc, now, size)
     Command = command_of(c, trunc),
     CreatedAt = created and os.date("!%Y-%m-%d %H:%M:%S +0000 UTC", created) or "",
     RunningFor = created and format.duration(now - created) .. " ago" or "",
-    Ports = "",
+    Ports = c.State.Running and network.ports_column(c) or "",
     State = c.State.Status,
     Status = state.status_text(c, now),
     Size = size or "0B",
