@@ -168,3 +168,15 @@ describe("image prune and container prune", function()
     ok "rm -f running"
   end)
 end)
+
+describe("info", function()
+  it("reports the store, the machine and container counts, as docker info", function()
+    local out = ok "info"
+    assert.matches("\n Docker Root Dir: " .. root:gsub("%p", "%%%0") .. "\n", out)
+    assert.matches("\n CPUs: %d+\n", out)
+    assert.matches("\n Cgroup Version: [12]\n", out)
+    ok "run -d --name counted busybox sleep 30"
+    assert.are.equal("1 1 overlay\n", ok "system info --format '{{.ContainersRunning}} {{.Images}} {{.Driver}}'")
+    ok "rm -f counted"
+  end)
+end)

@@ -1,4 +1,5 @@
--- cbuild system df | prune [-a] [-f]: docker's disk usage table and clean-up (build/gc.lua).
+-- cbuild system df | prune [-a] [-f] | info: docker's disk usage table, clean-up (build/gc.lua)
+-- and `info`.
 local format = require "cbuild.cli.format"
 
 local M = { summary = "Manage cbuild (disk usage, prune)" }
@@ -11,6 +12,7 @@ function M.setup(cmd)
   local prune = cmd:command("prune", "Remove unused data")
   prune:flag("-a --all", "Remove all unused images not just dangling ones, and all build cache.")
   prune:flag("-f --force", "Do not prompt for confirmation.")
+  require("cbuild.cli.info").setup(cmd:command("info", "Display system-wide information"))
 end
 
 --- Ask docker's question on stderr; true when the answer is y/yes.
@@ -95,6 +97,8 @@ end
 function M.run(args, ctx)
   if args.subcommand == "df" then
     return df(ctx)
+  elseif args.subcommand == "info" then
+    return require("cbuild.cli.info").run(args, ctx)
   end
   return prune(args, ctx)
 end
