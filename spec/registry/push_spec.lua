@@ -39,6 +39,25 @@ describe("registry push", function()
     assert.matches('"Layers"', inspect, 1, true)
   end)
 
+  it("push -a pushes every local tag of a repository, pull -a pulls every tag back", function()
+    local root = h.tmpdir "alltags"
+    rh.import(root, tar, r.host .. "/many/bb:one")
+    for _, t in ipairs { "two", "three" } do
+      assert.are.equal(0, (h.cbuild(root, "tag " .. r.host .. "/many/bb:one " .. r.host .. "/many/bb:" .. t)))
+    end
+    rh.push(root, r.host .. "/many/bb", "-a")
+    local listed = h.ok("skopeo list-tags --tls-verify=false docker://" .. r.host .. "/many/bb")
+    for _, t in ipairs { "one", "two", "three" } do
+      assert.matches('"' .. t .. '"', listed)
+    end
+    local fresh = rh.pull_fresh(r.host .. "/many/bb", "-a")
+    local _, names = h.cbuild(fresh, "images --format '{{.Tag}}'")
+    assert.are.equal("one\nthree\ntwo\n", h.ok("printf %s " .. h.quote(names) .. " | sort"))
+    local status, _, err = h.cbuild(root, "push -a " .. r.host .. "/many/bb:one")
+    assert.are.equal(1, status)
+    assert.matches("tag can't be used with --all-tags/-a", err, 1, true)
+  end)
+
   it("uploads a blob over the chunk size in PATCH chunks (CBUILD_PUSH_CHUNK)", function()
     local root = h.tmpdir "root"
     local name = r.host .. "/chunked"

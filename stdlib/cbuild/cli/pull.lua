@@ -14,6 +14,7 @@ function M.setup(cmd)
   cmd:option("--tls-verify", "Require HTTPS and verify certificates (false: allow http).")
   cmd:option("--authfile", "Path of the credentials file (default $DOCKER_CONFIG/config.json).")
   cmd:flag("-q --quiet", "Suppress verbose output.")
+  cmd:flag("-a --all-tags", "Download all tagged images in the repository.")
 end
 
 --- Parse a --tls-verify value: nil (unset), true or false.
@@ -32,6 +33,20 @@ end
 
 function M.run(args, ctx)
   local ref = reference.must(args.name)
+  if args.all_tags then
+    if args.name:find("[:@][^/]*$") then
+      errors.raise "tag can't be used with --all-tags/-a"
+    end
+    for _, tag in ipairs(pull.tags(ref, { tls_verify = M.tls_verify(args.tls_verify), authfile = args.authfile })) do
+      local one = {}
+      for k, v in pairs(args) do
+        one[k] = v
+      end
+      one.all_tags, one.name = nil, ref:name() .. ":" .. tag
+      M.run(one, ctx)
+    end
+    return 0
+  end
   local platform
   if args.platform then
     platform = errors.need("--platform", imgconfig.parse_platform(args.platform))

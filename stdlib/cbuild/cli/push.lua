@@ -1,5 +1,6 @@
 -- cbuild push NAME[:TAG]: upload an image to a registry.
 local sys = require "cbuild.core.sys"
+local errors = require "cbuild.errors"
 local reference = require "cbuild.image.reference"
 local progress = require "cbuild.registry.progress"
 local pull_cli = require "cbuild.cli.pull"
@@ -13,10 +14,36 @@ function M.setup(cmd)
   cmd:option("--tls-verify", "Require HTTPS and verify certificates (false: allow http).")
   cmd:option("--authfile", "Path of the credentials file (default $DOCKER_CONFIG/config.json).")
   cmd:flag("-q --quiet", "Suppress verbose output.")
+  cmd:flag("-a --all-tags", "Push all tags of the local repository.")
 end
 
 function M.run(args, ctx)
   local ref = reference.must(args.name)
+  if args.all_tags then
+    if args.name:find("[:@][^/]*$") then
+      errors.raise "tag can't be used with --all-tags/-a"
+    end
+    local names = {}
+    for _, e in ipairs(ctx:store():entries()) do
+      local r = e.ref and reference.parse(e.ref)
+      if r and r:name() == ref:name() and r.tag then
+        names[#names + 1] = r:full()
+      end
+    end
+    if #names == 0 then
+      errors.raise("An image does not exist locally with the tag: %s", ref:familiar_name())
+    end
+    table.sort(names)
+    for _, name in ipairs(names) do
+      local one = {}
+      for k, v in pairs(args) do
+        one[k] = v
+      end
+      one.all_tags, one.name = nil, name
+      M.run(one, ctx)
+    end
+    return 0
+  end
   local out = function(line)
     if not args.quiet then
       io.stdout:write(line, "\n")

@@ -229,6 +229,39 @@ function M.pull(images, ref, opts)
   return desc
 end
 
+--- The tags of ref's repository on its registry (GET /v2/<name>/tags/list, following the Link
+--- header's pages), sorted.  opts: tls_verify, authfile.
+function M.tags(ref, opts)
+  opts = opts or {}
+  local client = client_mod.new(ref.domain, { tls_verify = opts.tls_verify, authfile = opts.authfile })
+  local scopes = { "repository:" .. ref.path .. ":pull" }
+  local ping, perr = client:ping()
+  if not ping then
+    errors.raise("list tags of %s: %s", ref:name(), perr)
+  end
+  local tags, path = {}, "/v2/" .. ref.path .. "/tags/list"
+  while path do
+    local resp, err = client:request({ path = path, retries = 3, timeout = 120 }, scopes)
+    if not resp then
+      errors.raise("list tags of %s: %s", ref:name(), err)
+    end
+    if resp.status ~= 200 then
+      errors.raise("%s", client:status_error(resp, "list tags of " .. ref:name()))
+    end
+    local ok, doc = pcall(json.decode, resp.body)
+    if not ok or type(doc) ~= "table" then
+      errors.raise("list tags of %s: the registry sent an answer that is not JSON", ref:name())
+    end
+    for _, t in ipairs(type(doc.tags) == "table" and doc.tags or {}) do
+      tags[#tags + 1] = t
+    end
+    local link = resp.headers and resp.headers.link
+    path = link and link:match "^<(/v2/[^>]+)>;%s*rel=\"?next\"?"
+  end
+  table.sort(tags)
+  return tags
+end
+
 --- The index entry ({digest, size, mediaType, ref}) of image name in images, pulling it first
 --- when it is absent, as FROM and `run` need.  opts: pull ("missing" default, "always",
 --- "never"), platform, tls_verify, authfile, parallel, out (function(line)) or progress (a
