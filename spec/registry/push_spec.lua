@@ -58,6 +58,18 @@ describe("registry push", function()
     assert.matches("tag can't be used with --all-tags/-a", err, 1, true)
   end)
 
+  it("build --push pushes the image it tagged", function()
+    local root = h.tmpdir "buildpush"
+    rh.import(root, tar, "busybox")
+    local ctx = h.tmpdir "buildpushctx"
+    h.write(ctx .. "/Dockerfile", "FROM busybox\nRUN echo pushed > /pushed\n")
+    local status, out, err = h.cbuild(root, "build -q --push -t " .. r.host .. "/built/bb:v1 " .. h.quote(ctx))
+    assert.are.equal(0, status, out .. err)
+    local fresh = rh.pull_fresh(r.host .. "/built/bb:v1")
+    local _, got = h.cbuild(fresh, "run --rm " .. r.host .. "/built/bb:v1 cat /pushed")
+    assert.are.equal("pushed\n", got)
+  end)
+
   it("uploads a blob over the chunk size in PATCH chunks (CBUILD_PUSH_CHUNK)", function()
     local root = h.tmpdir "root"
     local name = r.host .. "/chunked"
