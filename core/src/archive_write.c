@@ -7,8 +7,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <stdint.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -35,10 +33,9 @@ struct tar_index {
   char *path;
   struct index_rec *prev; /* the earlier layer's entries, sorted by id */
   size_t nprev;
-  int prev_fd;          /* its blob, -1 when there is none */
-  const char *prev_map; /* and its bytes, mapped */
-  size_t prev_size;
-  struct index_rec *rec; /* this layer's, in order */
+  int prev_fd;               /* its blob, -1 when there is none */
+  uint64_t run_off, run_len; /* earlier bytes due next in the stream, not yet read */
+  struct index_rec *rec;     /* this layer's, in order */
   size_t n, cap;
   uint64_t reused;
 };
@@ -130,6 +127,26 @@ sink_put(struct cb_tar_writer *w, const void *buf, size_t len)
   return 0;
 }
 
+/* Read the pending run of earlier bytes into the stream. */
+static int
+flush_run(struct cb_tar_writer *w)
+{
+  struct tar_index *ix = w->ix;
+
+  while (ix != NULL && ix->run_len > 0) {
+    size_t want = SINK_BUF - w->fill < ix->run_len ? SINK_BUF - w->fill : (size_t)ix->run_len;
+    ssize_t n = pread(ix->prev_fd, w->sink + w->fill, want, (off_t)ix->run_off);
+    if (n <= 0)
+      return cb_error_set(&w->sink_err, CB_E_SYS, n < 0 ? errno : EIO, "read the earlier layer");
+    w->fill += (size_t)n;
+    ix->run_off += (uint64_t)n;
+    ix->run_len -= (uint64_t)n;
+    if (w->fill == SINK_BUF && sink_flush(w) < 0)
+      return -1;
+  }
+  return 0;
+}
+
 static la_ssize_t
 sink_write(struct archive *a, void *client, const void *buf, size_t len)
 {
@@ -138,7 +155,7 @@ sink_write(struct archive *a, void *client, const void *buf, size_t len)
   if (w->dropping)
     return (la_ssize_t)len;
   if (w->blob != NULL) {
-    if (sink_put(w, buf, len) < 0)
+    if (flush_run(w) < 0 || sink_put(w, buf, len) < 0)
       return -1;
   } else {
     if (cb_write_all(w->fd, buf, len) < 0) {
@@ -250,18 +267,6 @@ index_load(struct cb_store *s, struct tar_index *ix)
     cb__closep(&ix->prev_fd);
     return;
   }
-  if (size == 0 || size > SIZE_MAX) {
-    cb__closep(&ix->prev_fd);
-    return;
-  }
-  ix->prev_map = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, ix->prev_fd, 0);
-  if (ix->prev_map == MAP_FAILED) {
-    ix->prev_map = NULL;
-    cb__closep(&ix->prev_fd);
-    return;
-  }
-  ix->prev_size = (size_t)size;
-  madvise((void *)ix->prev_map, ix->prev_size, MADV_SEQUENTIAL);
   ix->prev = cb__xmalloc(count ? count * sizeof *ix->prev : 1);
   memcpy(ix->prev, data + INDEX_HEAD, count * sizeof *ix->prev);
   ix->nprev = (size_t)count;
@@ -312,8 +317,6 @@ index_free(struct tar_index *ix)
 {
   if (ix == NULL)
     return;
-  if (ix->prev_map != NULL)
-    munmap((void *)ix->prev_map, ix->prev_size);
   cb__closep(&ix->prev_fd);
   free(ix->prev);
   free(ix->rec);
@@ -493,14 +496,20 @@ index_add(struct tar_index *ix, const uint8_t id[CB_DIGEST_LEN], uint64_t off, u
   ix->n++;
 }
 
-/* Put the bytes of an earlier entry R into the stream, as they are in the earlier blob. */
+/* Put the bytes of an earlier entry R into the stream, as they are in the earlier blob: runs
+ * of entries that lay one after another there are read in one go. */
 static int
 copy_prev(struct cb_tar_writer *w, const struct index_rec *r, struct cb_error **err)
 {
-  if (sink_put(w, w->ix->prev_map + r->off, (size_t)r->len) < 0) {
+  struct tar_index *ix = w->ix;
+
+  if (ix->run_len > 0 && ix->run_off + ix->run_len != r->off && flush_run(w) < 0) {
     *err = cb_steal_ptr(&w->sink_err);
     return -1;
   }
+  if (ix->run_len == 0)
+    ix->run_off = r->off;
+  ix->run_len += r->len;
   w->size += r->len;
   return 0;
 }
@@ -669,7 +678,7 @@ cb_tar_writer_finish(struct cb_tar_writer *w, struct cb_digest *out, uint64_t *s
     return -1;
   }
   if (w->blob != NULL) {
-    int r = sink_flush(w);
+    int r = flush_run(w) < 0 ? -1 : sink_flush(w);
     if (r < 0) {
       *err = cb_steal_ptr(&w->sink_err);
       cb_tar_writer_abort(w);
