@@ -32,6 +32,42 @@ function M.table(headers, rows, out)
   end
 end
 
+--- -f/--filter KEY=VALUE flags as {key = {values...}}; known: the set of keys the verb takes
+--- (docker's messages for a malformed or unknown one).
+function M.filters(list, known)
+  local errors = require "cbuild.errors"
+  local out = {}
+  for _, f in ipairs(list or {}) do
+    local k, v = f:match "^([%w.-]+)=(.*)$"
+    if not k then
+      errors.raise "bad format of filter (expected name=value)"
+    end
+    k = k:lower()
+    if not known[k] then
+      errors.raise("invalid filter '%s'", k)
+    end
+    out[k] = out[k] or {}
+    table.insert(out[k], v)
+  end
+  return out
+end
+
+--- Does a {key = value} label table hold every wanted "KEY" or "KEY=VALUE"?
+function M.has_labels(labels, wanted)
+  labels = labels or {}
+  for _, w in ipairs(wanted or {}) do
+    local k, v = w:match "^([^=]+)=(.*)$"
+    if k then
+      if labels[k] ~= v then
+        return false
+      end
+    elseif labels[w] == nil then
+      return false
+    end
+  end
+  return true
+end
+
 --- Print items ({Field = value} tables) as docker's --format asks: "table" (default_table),
 --- "table TEMPLATE" (a header row from headers[Field]), "json" (one object per line) or a bare Go
 --- template (one line per item).

@@ -27,23 +27,6 @@ M.HEADERS = { Repository = "REPOSITORY", Tag = "TAG", ID = "IMAGE ID", Digest = 
 
 local FILTERS = { dangling = true, label = true, reference = true, before = true, since = true }
 
---- -f KEY=VALUE flags as {key = {values...}}; raises docker's message on an unknown key.
-function M.parse_filters(list)
-  local out = {}
-  for _, f in ipairs(list or {}) do
-    local k, v = f:match "^([^=]+)=(.*)$"
-    if not k then
-      errors.raise "bad format of filter (expected name=value)"
-    end
-    if not FILTERS[k] then
-      errors.raise("invalid filter '%s'", k)
-    end
-    out[k] = out[k] or {}
-    table.insert(out[k], v)
-  end
-  return out
-end
-
 -- A docker reference pattern (path.Match: * and ? within a path segment) as a Lua pattern.
 local function glob(pattern)
   local p = pattern:gsub("[%^%$%(%)%%%.%[%]%+%-]", "%%%0"):gsub("%*", "[^/]*"):gsub("%?", "[^/]")
@@ -58,21 +41,6 @@ local function matches_reference(row, patterns)
     end
   end
   return false
-end
-
-local function matches_labels(row, wanted)
-  local labels = (row.cfg.config or {}).Labels or {}
-  for _, w in ipairs(wanted) do
-    local k, v = w:match "^([^=]+)=(.*)$"
-    if k then
-      if labels[k] ~= v then
-        return false
-      end
-    elseif labels[w] == nil then
-      return false
-    end
-  end
-  return true
 end
 
 -- A config's created time in seconds with its fraction, so that images made within one
@@ -104,7 +72,7 @@ local function keep(images, row, filters)
       return false
     end
   end
-  if filters.label and not matches_labels(row, filters.label) then
+  if filters.label and not format.has_labels((row.cfg.config or {}).Labels, filters.label) then
     return false
   end
   if filters.reference and not matches_reference(row, filters.reference) then
@@ -135,7 +103,7 @@ end
 -- The images to list, newest first.
 local function select(images, args)
   local want = args.repository and reference.parse(args.repository)
-  local filters = M.parse_filters(args.filter)
+  local filters = format.filters(args.filter, FILTERS)
   local rows = {}
   for _, e in ipairs(images:entries()) do
     local repo, tag = "<none>", "<none>"

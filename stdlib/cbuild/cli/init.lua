@@ -13,7 +13,7 @@ M.verbs = {
   "build", "run", "exec", "ps", "stop", "kill", "start", "rm", "logs", "commit", "top", "stats", "wait",
   "container", "image", "cp", "diff", "export", "rename", "attach",
   "images", "history", "inspect", "tag", "rmi", "pull", "push", "login", "logout", "save", "load", "import",
-  "info", "system", "builder",
+  "volume", "info", "system", "builder",
   "version", "debug", "lint",
 }
 
