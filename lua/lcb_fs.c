@@ -44,29 +44,6 @@ checkmode(lua_State *L, int arg, lua_Integer def)
   return (mode_t)m;
 }
 
-static const char *
-type_name(mode_t m)
-{
-  switch (m & S_IFMT) {
-  case S_IFREG:
-    return "file";
-  case S_IFDIR:
-    return "dir";
-  case S_IFLNK:
-    return "symlink";
-  case S_IFCHR:
-    return "char";
-  case S_IFBLK:
-    return "block";
-  case S_IFIFO:
-    return "fifo";
-  case S_IFSOCK:
-    return "socket";
-  default:
-    return "unknown";
-  }
-}
-
 static void
 setint(lua_State *L, const char *k, lua_Integer v)
 {
@@ -78,7 +55,7 @@ static void
 pushstat(lua_State *L, const struct stat *st)
 {
   lua_createtable(L, 0, 20);
-  lua_pushstring(L, type_name(st->st_mode));
+  lua_pushstring(L, cb_tree_type_name(st->st_mode));
   lua_setfield(L, -2, "type");
   setint(L, "mode", (lua_Integer)(st->st_mode & 07777));
   setint(L, "uid", (lua_Integer)st->st_uid);
@@ -510,7 +487,7 @@ push_tree_entry(lua_State *L, const struct cb_tree_entry *e, const char *base)
   else
     lua_pushfstring(L, "%s/%s", base, e->rel);
   lua_setfield(L, -2, "rel");
-  lua_pushstring(L, type_name(e->mode));
+  lua_pushstring(L, cb_tree_type_name(e->mode));
   lua_setfield(L, -2, "type");
   setint(L, "mode", (lua_Integer)(e->mode & 07777));
   setint(L, "uid", (lua_Integer)e->uid);

@@ -243,8 +243,8 @@ cb_tree_find(const struct cb_tree *t, const char *rel)
   return -1;
 }
 
-static const char *
-type_name(uint32_t mode)
+const char *
+cb_tree_type_name(uint32_t mode)
 {
   switch (mode & S_IFMT) {
   case S_IFREG:
@@ -322,7 +322,7 @@ cb_tree_digest(struct cb_tree *t, struct cb_hashcache *c, uint32_t uid, uint32_t
       snprintf(extra, sizeof extra, "%u,%u", e->devmajor, e->devminor);
     }
     put_s4(&h, e->rel[0] == '\0' ? "." : e->rel);
-    put_s4(&h, type_name(e->mode));
+    put_s4(&h, cb_tree_type_name(e->mode));
     put_u32(&h, e->mode & 07777);
     put_u32(&h, uid);
     put_u32(&h, gid);
@@ -403,7 +403,7 @@ cb_tree_write(const struct cb_tree *t, struct cb_tar_writer *w, const struct cb_
       continue; /* the root: the caller writes it under its own name */
     if (tar_type(e->mode, &te.type) < 0) {
       ret = cb_error_set(err, CB_E_INVALID, 0, "'%s': cannot archive a %s", e->rel,
-                         type_name(e->mode));
+                         cb_tree_type_name(e->mode));
       break;
     }
     if (plen + elen + 2 > ncap) {

@@ -65,6 +65,8 @@ CB_API const char *cb_tree_root(const struct cb_tree *t);
 CB_API size_t cb_tree_count(const struct cb_tree *t);
 /* The I-th entry in byte order of rel (0 is the root); valid while T lives. */
 CB_API const struct cb_tree_entry *cb_tree_get(const struct cb_tree *t, size_t i);
+/* "file", "dir", "symlink", "char", "block", "fifo", "socket" or "unknown" for an st_mode. */
+CB_API const char *cb_tree_type_name(uint32_t mode);
 /* Index of the entry named REL, or -1. */
 CB_API long cb_tree_find(const struct cb_tree *t, const char *rel);
 
