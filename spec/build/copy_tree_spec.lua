@@ -152,4 +152,51 @@ describe("COPY of a directory tree", function()
       assert.are.equal(d, d2)
     end)
   end)
+
+  describe("the bindings", function()
+    local archive = require "cbuild.core.archive"
+    local fs = require "cbuild.core.fs"
+
+    it("fs.walk: nil, msg, code for a missing root; raises on misuse and passes a filter's error", function()
+      local t, msg, code = fs.walk "/nonexistent/cbuild-walk"
+      assert.is_nil(t)
+      assert.matches("nonexistent", msg, 1, true)
+      assert.are.equal("ENOENT", code)
+      local dir = h.tmpdir "walk"
+      h.write(dir .. "/f", "x")
+      assert.error_matches(function()
+        fs.walk(dir, 42)
+      end, "function expected")
+      assert.error_matches(function()
+        fs.walk(dir, function()
+          return "maybe"
+        end)
+      end, "expected keep, all, skip or look")
+      local ok, e = pcall(fs.walk, dir, function()
+        error { custom = true }
+      end)
+      assert.is_false(ok)
+      assert.is_true(e.custom)
+      local tree = assert(fs.walk(dir))
+      assert.are.equal(2, tree:count())
+      assert.is_true(tree:has "f")
+      tree:free()
+      assert.error_matches(function()
+        tree:count()
+      end, "freed tree")
+    end)
+
+    it("lw:add_tree raises for something that is not a tree; cache:file fails softly", function()
+      local store = require "cbuild.core.store"
+      local s = assert(store.open(h.tmpdir "bind-store", { create = true }))
+      local lw <close> = assert(archive.layer_writer(s))
+      assert.error_matches(function()
+        lw:add_tree({}, {})
+      end, "cbuild.core.fs.tree expected")
+      local d, msg, code = fs.hashcache():file("/nonexistent/f", { size = 1 })
+      assert.is_nil(d)
+      assert.matches("nonexistent", msg, 1, true)
+      assert.are.equal("ENOENT", code)
+    end)
+  end)
 end)
