@@ -17,7 +17,8 @@ pushok(lua_State *L, int ret, struct cb_error **err)
   return 1;
 }
 
-/* mount.overlay{lower={top, ..., bottom}, upper=, work=, target=} -> true | nil, msg, code */
+/* mount.overlay{lower={top, ..., bottom}, upper=, work=, target=, volatile=false}
+ *   -> true | nil, msg, code */
 static int
 lmount_overlay(lua_State *L)
 {
@@ -25,12 +26,14 @@ lmount_overlay(lua_State *L)
   struct cb_error *err = NULL;
   const char **lower;
   lua_Integer n;
+  unsigned flags;
 
   luaL_checktype(L, 1, LUA_TTABLE);
   lua_settop(L, 1);
   o.target = lcb_optstrfield(L, 1, "target", NULL);
   o.upper = lcb_optstrfield(L, 1, "upper", NULL);
   o.work = lcb_optstrfield(L, 1, "work", NULL);
+  flags = lcb_optboolfield(L, 1, "volatile", 0) ? CB_OVERLAY_VOLATILE : 0;
   if (o.target == NULL)
     return luaL_error(L, "mount.overlay: field 'target' missing");
   if (o.upper != NULL && o.work == NULL)
@@ -50,7 +53,7 @@ lmount_overlay(lua_State *L)
   }
   o.lower = lower;
   o.nlower = (size_t)n;
-  return pushok(L, cb_mount_overlay(&o, &err), &err);
+  return pushok(L, cb_mount_overlay_flags(&o, flags, &err), &err);
 }
 
 /* mount.bind(src, dst [, {readonly=, recursive=true}]) -> true | nil, msg, code */

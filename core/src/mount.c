@@ -46,7 +46,7 @@ append(char **buf, size_t *len, size_t *cap, const char *s)
 }
 
 static char *
-overlay_options(const struct cb_overlay *o, bool naive)
+overlay_options(const struct cb_overlay *o, bool naive, bool vol)
 {
   size_t len = 0, cap = 256;
   char *buf = cb__xmalloc(cap);
@@ -70,12 +70,14 @@ overlay_options(const struct cb_overlay *o, bool naive)
     append(&buf, &len, &cap, "=");
     append(&buf, &len, &cap, naive_diff_opts[i][1]);
   }
+  if (vol && o->upper != NULL)
+    append(&buf, &len, &cap, ",volatile");
   return buf;
 }
 
 /* The new mount API: no page limit on the lower list (one "lowerdir+" per layer). */
 static int
-overlay_fsconfig(const struct cb_overlay *o, struct cb_error **err)
+overlay_fsconfig(const struct cb_overlay *o, bool vol, struct cb_error **err)
 {
   cb_autoclose int fsfd = fsopen("overlay", FSOPEN_CLOEXEC);
   cb_autoclose int mfd = -1;
@@ -94,6 +96,8 @@ overlay_fsconfig(const struct cb_overlay *o, struct cb_error **err)
                         o->upper);
   for (size_t i = 0; i < sizeof naive_diff_opts / sizeof *naive_diff_opts; i++)
     (void)fsconfig(fsfd, FSCONFIG_SET_STRING, naive_diff_opts[i][0], naive_diff_opts[i][1], 0);
+  if (vol && o->upper != NULL) /* a kernel before 5.10 does without: it syncs, nothing worse */
+    (void)fsconfig(fsfd, FSCONFIG_SET_FLAG, "volatile", NULL, 0);
   if (fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
     return cb_error_set(err, CB_E_SYS, errno, "mount overlay on '%s'", o->target);
   mfd = fsmount(fsfd, FSMOUNT_CLOEXEC, 0);
@@ -107,22 +111,31 @@ overlay_fsconfig(const struct cb_overlay *o, struct cb_error **err)
 int
 cb_mount_overlay(const struct cb_overlay *o, struct cb_error **err)
 {
+  return cb_mount_overlay_flags(o, 0, err);
+}
+
+int
+cb_mount_overlay_flags(const struct cb_overlay *o, unsigned flags, struct cb_error **err)
+{
   cb_autofree char *opts = NULL;
   long page = sysconf(_SC_PAGESIZE);
+  bool vol = (flags & CB_OVERLAY_VOLATILE) != 0;
 
   if (o->target == NULL || o->nlower == 0 || o->lower == NULL)
     return cb_error_set(err, CB_E_INVALID, 0, "mount overlay: target and lower dirs required");
   if (o->upper != NULL && o->work == NULL)
     return cb_error_set(err, CB_E_INVALID, 0, "mount overlay on '%s': upper without work dir",
                         o->target);
-  opts = overlay_options(o, true);
+  opts = overlay_options(o, true, vol);
   if (strlen(opts) >= (size_t)(page > 0 ? page : 4096))
-    return overlay_fsconfig(o, err);
+    return overlay_fsconfig(o, vol, err);
   if (mount("overlay", o->target, "overlay", 0, opts) == 0)
     return 0;
-  if (errno == EINVAL) { /* an old kernel that does not know one of the naive-diff options */
+  /* EINVAL: an old kernel that does not know "volatile" (before 5.10) or one of the
+   * naive-diff options; each is an optimisation, so drop them one at a time */
+  for (int step = vol ? 0 : 1; errno == EINVAL && step < 2; step++) {
     free(opts);
-    opts = overlay_options(o, false);
+    opts = overlay_options(o, step == 0, false);
     if (mount("overlay", o->target, "overlay", 0, opts) == 0)
       return 0;
   }

@@ -28,6 +28,14 @@ enum cb_mount_flags {
   CB_MOUNT_NONRECURSIVE = 1 << 1, /* bind: only the top mount, not its submounts */
 };
 
+enum cb_overlay_flags {
+  /* "volatile": the overlay never syncs its upper dir, not on fsync, syncfs nor unmount (which
+   * otherwise syncs the whole filesystem under it).  For an upper that is thrown away (a --rm
+   * container, a build step): after a crash its contents are undefined, and the kernel refuses
+   * to mount it again once work/work/incompat/volatile exists.  Ignored before Linux 5.10. */
+  CB_OVERLAY_VOLATILE = 1 << 0,
+};
+
 enum cb_umount_flags {
   CB_UMOUNT_DETACH = 1 << 0, /* lazy unmount (MNT_DETACH) */
 };
@@ -35,6 +43,9 @@ enum cb_umount_flags {
 /* Mount an overlay.  Lower lists longer than a page go through fsopen/fsconfig("lowerdir+"),
  * which needs Linux 6.8; older kernels get a clear error. */
 CB_API int cb_mount_overlay(const struct cb_overlay *o, struct cb_error **err);
+/* The same with cb_overlay_flags. */
+CB_API int cb_mount_overlay_flags(const struct cb_overlay *o, unsigned flags,
+                                  struct cb_error **err);
 /* Bind SRC onto DST (recursive unless CB_MOUNT_NONRECURSIVE). */
 CB_API int cb_mount_bind(const char *src, const char *dst, unsigned flags, struct cb_error **err);
 CB_API int cb_umount(const char *target, unsigned flags, struct cb_error **err);

@@ -66,7 +66,9 @@ end
 
 local function snapshots_dir(imgs)
   local dir = imgs.root .. "/snapshots"
-  errors.need("create '" .. dir .. "'", fs.mkdir_p(dir))
+  if not fs.exists(dir) then
+    errors.need("create '" .. dir .. "'", fs.mkdir_p(dir))
+  end
   return dir
 end
 
@@ -75,13 +77,17 @@ end
 --- snapshot exists under its name complete or not at all.
 function M.ensure(imgs, layers)
   local root = snapshots_dir(imgs)
-  clean_stale(root, ".tmp-")
+  local cleaned = false
   local dirs, chain = {}, nil
   for i, layer in ipairs(layers) do
     local diff_id = M.diff_id(imgs, layer)
     chain = chain and digest.sha256(chain .. " " .. diff_id) or diff_id
     local dir = root .. "/" .. hex(chain)
     if not fs.exists(dir) then
+      if not cleaned then -- what dead unpackers left, looked for only when there is work
+        clean_stale(root, ".tmp-")
+        cleaned = true
+      end
       local tmp = errors.need("unpack layer " .. layer.digest,
         fs.mkdtemp(root .. "/.tmp-" .. sys.getpid() .. "-"))
       local ok, msg, code = fs.chmod(tmp, tonumber("755", 8))
@@ -129,7 +135,9 @@ local function mkdirs(h, ...)
   end
 end
 
--- overlay: lowers are the snapshots (top-most first) or an empty dir for scratch.
+-- overlay: lowers are the snapshots (top-most first) or an empty dir for scratch.  Volatile, as
+-- buildah mounts its build containers: the upper dir is read once into a layer blob (which the
+-- store fsyncs) and thrown away, so the step's fsyncs and the unmount need not wait for the disk.
 local function mount_overlay(h, imgs, layers)
   local dirs = M.ensure(imgs, layers)
   mkdirs(h, "upper", "work", "rootfs")
@@ -143,7 +151,8 @@ local function mount_overlay(h, imgs, layers)
   end
   h.upper, h.work, h.rootfs = h.dir .. "/upper", h.dir .. "/work", h.dir .. "/rootfs"
   h.lowers = lower
-  local ok, msg, code = mount_mod().overlay { lower = lower, upper = h.upper, work = h.work, target = h.rootfs }
+  local ok, msg, code = mount_mod().overlay { lower = lower, upper = h.upper, work = h.work, target = h.rootfs,
+    volatile = true }
   if ok then
     h.mounted = true
   end
