@@ -6,6 +6,8 @@
  *                                          self=, readonly=}, ...}} | nil, msg, code
  *   cgroup.create(name, [limits], [src]) -> cg | nil, msg, code
  *   cgroup.open(name, [src])           -> cg | nil, msg, code
+ *   cgroup.warm([src])                 -> true (cb_cgroup_warm: a thread that readies the
+ *                                          kernel for a cgroup move soon after)
  *   cg:name() cg:dirs() cg:procs_paths() cg:add(pid) cg:set(limits) cg:stats() cg:oom()
  *   cg:oom_killed() cg:pids() cg:keep() cg:remove() cg:close()
  *
@@ -221,6 +223,26 @@ lcgroup_layout(lua_State *L)
     return lcb_pushfail(L, &err);
   ll->loaded = true;
   push_layout(L, &ll->l);
+  return 1;
+}
+
+/* cgroup.warm([src]) -> true (see cb_cgroup_warm; a layout that cannot be read is no error) */
+static int
+lcgroup_warm(lua_State *L)
+{
+  struct cb_error *err = NULL;
+  struct llayout *ll;
+
+  lua_settop(L, 1);
+  if (!lua_isnil(L, 1))
+    luaL_checktype(L, 1, LUA_TTABLE);
+  ll = new_llayout(L);
+  if (load_layout(L, 1, &ll->l, &err) == 0) {
+    ll->loaded = true;
+    cb_cgroup_warm(&ll->l);
+  }
+  cb_error_free(&err);
+  lua_pushboolean(L, 1);
   return 1;
 }
 
@@ -504,6 +526,7 @@ static const luaL_Reg cg_meta[] = { { "__index", NULL },
 static const luaL_Reg cgroup_funcs[] = { { "layout", lcgroup_layout },
                                          { "create", lcgroup_create },
                                          { "open", lcgroup_open },
+                                         { "warm", lcgroup_warm },
                                          { NULL, NULL } };
 
 int

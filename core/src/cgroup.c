@@ -7,7 +7,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -678,4 +681,57 @@ cb_cgroup_remove(struct cb_cgroup *cg, struct cb_error **err)
       return -1;
   cg->removed = true;
   return 0;
+}
+
+/* The warm-up thread's file: static, so the thread neither allocates nor frees (a fork while
+ * it held the allocator's lock would leave the child a locked heap).  Busy while it runs. */
+static char warm_procs[PATH_MAX];
+static atomic_flag warm_busy = ATOMIC_FLAG_INIT;
+
+static void *
+warm_thread(void *arg)
+{
+  int fd = open(warm_procs, O_WRONLY | O_CLOEXEC);
+  ssize_t n;
+
+  (void)arg;
+  if (fd >= 0) {
+    n = write(fd, "0", 1); /* "0": the writer's own process; its result tells nothing we need */
+    (void)n;
+    close(fd);
+  }
+  atomic_flag_clear(&warm_busy);
+  return NULL;
+}
+
+void
+cb_cgroup_warm(const struct cb_cgroup_layout *l)
+{
+  const struct cb_cgroup_hier *pick = NULL;
+  pthread_attr_t attr;
+  pthread_t t;
+  size_t rootlen;
+  int n;
+
+  for (size_t i = 0; i < l->n && pick == NULL; i++) {
+    const struct cb_cgroup_hier *h = &l->hier[i];
+    rootlen = strcmp(h->root, "/") == 0 ? 0 : strlen(h->root);
+    if (!h->readonly && h->self != NULL && strncmp(h->self, h->root, rootlen) == 0 &&
+        (h->self[rootlen] == '/' || h->self[rootlen] == '\0'))
+      pick = h;
+  }
+  if (pick == NULL || atomic_flag_test_and_set(&warm_busy))
+    return;
+  rootlen = strcmp(pick->root, "/") == 0 ? 0 : strlen(pick->root);
+  n = snprintf(warm_procs, sizeof warm_procs, "%s%s/cgroup.procs", pick->mountpoint,
+               pick->self + rootlen);
+  if (n < 0 || (size_t)n >= sizeof warm_procs || pthread_attr_init(&attr) != 0) {
+    atomic_flag_clear(&warm_busy);
+    return;
+  }
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_attr_setstacksize(&attr, (size_t)PTHREAD_STACK_MIN + 16384);
+  if (pthread_create(&t, &attr, warm_thread, NULL) != 0)
+    atomic_flag_clear(&warm_busy);
+  pthread_attr_destroy(&attr);
 }

@@ -64,6 +64,15 @@ CB_API const struct cb_cgroup_hier *cb_cgroup_layout_find(const struct cb_cgroup
                                                           const char *controller);
 CB_API const char *cb_cgroup_mode_name(enum cb_cgroup_mode mode); /* "v1", "v2", "hybrid" */
 
+/* Start a thread that moves the calling process into the cgroup it is already in (a no-op
+ * move), and return at once.  Why: moving a process takes the kernel's global
+ * cgroup_threadgroup_rwsem for writing, and the first writer after a quiet spell waits for an
+ * RCU grace period (some 5-15 ms) where later writers within a grace period of it do not.
+ * Called a few milliseconds before a new container joins its cgroup, the thread takes that
+ * wait while the caller sets the container up.  Best effort, and at most one thread at a time:
+ * nothing is reported, and with no writable hierarchy nothing happens. */
+CB_API void cb_cgroup_warm(const struct cb_cgroup_layout *l);
+
 /* Limits.  0 in a field means "leave as is"; -1 means unlimited. */
 struct cb_cgroup_limits {
   int64_t memory;      /* bytes */
