@@ -144,6 +144,26 @@ describe("cbuild.container.names and state", function()
     assert.are.equal("No such container: nope", msg)
     assert.error_matches(function() state.pick_name(imgs, "x") end, "already in use")
     assert.error_matches(function() state.pick_name(imgs, "bad name") end, "Invalid container name")
+    -- a name is checked against the records given, when the caller read them already
+    assert.are.equal("/x", state.pick_name(imgs, "x", {}))
+    assert.error_matches(function() state.pick_name(imgs, "y", { { Name = "/y", Id = "1" } }) end, "already in use")
+    -- the record is replaced by rename, with no temp file left beside it
+    assert.are.same({ "state.json" }, helpers.listdir(state.dir(imgs, id)))
+  end)
+
+  it("gives each layer of a new container the diff ID of the image's config", function()
+    local imgs = require("cbuild.image.store").open(helpers.tmpdir "cstate")
+    local GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
+    local img = {
+      digest = "sha256:m", config_digest = "sha256:c",
+      manifest = { layers = { { digest = "sha256:gz1", size = 10, mediaType = GZIP },
+        { digest = "sha256:gz2", size = 20, mediaType = GZIP } } },
+      config = { config = { Cmd = { "true" } }, rootfs = { type = "layers", diff_ids = { "sha256:d1", "sha256:d2" } } },
+    }
+    local c = config.new(imgs, img, { image = "x", existing = {} })
+    assert.are.same({ "sha256:d1", "sha256:d2" }, { c.Cbuild.layers[1].diff_id, c.Cbuild.layers[2].diff_id })
+    assert.are.equal("sha256:gz2", c.Cbuild.layers[2].digest)
+    assert.are.equal(20, c.Cbuild.layers[2].size)
   end)
 end)
 

@@ -39,6 +39,26 @@ teardown(function()
 end)
 
 describe("a foreground run", function()
+  it("with --rm mounts its rootfs volatile (nothing of it is kept) and leaves nothing behind", function()
+    local status, out = cb "run --rm busybox sh -c 'grep \" / / \" /proc/self/mountinfo'"
+    assert.are.equal(0, status)
+    assert.matches("volatile", out, 1, true)
+    assert.are.equal("", ok "ps -aq")
+    assert.are.same({}, h.listdir(root .. "/containers"))
+  end)
+
+  it("without --rm keeps a rootfs that is synced as usual, and a record without temp files", function()
+    local status, out = cb "run --name keep busybox sh -c 'grep \" / / \" /proc/self/mountinfo'"
+    assert.are.equal(0, status)
+    assert.is_nil(out:find("volatile", 1, true))
+    local dir = root .. "/containers/" .. id_of "keep"
+    local names = table.concat(h.listdir(dir), " ")
+    assert.matches("state.json", names, 1, true)
+    assert.is_nil(names:find(".tmp", 1, true))
+    assert.matches('"Status": "exited"', h.read(dir .. "/state.json"), 1, true)
+    ok "rm keep"
+  end)
+
   it("passes its output through live and keeps it in the json-file log", function()
     local status, out, err = cb "run --name fg busybox sh -c 'echo out 1; echo err 1 >&2; echo out 2; exit 3'"
     assert.are.equal(3, status)
@@ -103,10 +123,10 @@ end)
 describe("a foreground cbuild killed with SIGKILL", function()
   -- Start `cbuild run --name NAME busybox sleep 100` in the background, kill -9 it once the
   -- container runs; returns the container's id.
-  local function run_and_kill(name)
+  local function run_and_kill(name, flags)
     local pidfile = os.tmpname()
-    h.ok(string.format("(CBUILD_ROOT=%s %s run --name %s busybox sleep 100 >/dev/null 2>&1 & echo $! > %s)",
-      q(root), q(h.bin), name, q(pidfile)))
+    h.ok(string.format("(CBUILD_ROOT=%s %s run %s--name %s busybox sleep 100 >/dev/null 2>&1 & echo $! > %s)",
+      q(root), q(h.bin), flags or "", name, q(pidfile)))
     local pid = h.read(pidfile):gsub("%s+$", "")
     os.remove(pidfile)
     for _ = 1, 100 do
@@ -136,6 +156,21 @@ describe("a foreground cbuild killed with SIGKILL", function()
     ok "start dead1" -- and it can run again
     assert.are.equal("true\n", ok "inspect -f '{{.State.Running}}' dead1")
     ok "rm -f dead1"
+  end)
+
+  it("with --rm leaves a container the next run removes, as docker's daemon does at restart", function()
+    local id = run_and_kill("deadrm", "--rm ")
+    assert.matches("Exited %(255%) .- ago%s+deadrm\n", ok "ps -a")
+    local status, _, err = cb "start deadrm" -- removed, not started: its upper dir was volatile
+    assert.are.equal(1, status)
+    assert.matches("No such container: deadrm", err, 1, true)
+    assert.are.same({ false, false }, { leftovers(id) })
+    assert.are_not.equal(0, (h.sh("test -e " .. q(root .. "/containers/" .. id))))
+    id = run_and_kill("deadrm2", "--rm ")
+    ok "run --rm busybox true"
+    assert.are.same({ false, false }, { leftovers(id) })
+    assert.is_nil(ok("ps -a"):find("deadrm", 1, true))
+    assert.are_not.equal(0, (h.sh("test -e " .. q(root .. "/containers/" .. id))))
   end)
 
   it("is cleaned by rm and by system prune", function()

@@ -72,6 +72,7 @@ local function opts_of(o)
 end
 
 --- Create the container record (and its directory) for the parsed flags; returns it.
+--- opts.existing: the store's records, when the caller has them (for the name check).
 function M.create(imgs, opts)
   local entry = imgs:lookup(opts.image)
   if not entry then -- docker's behaviour: say so, then pull it
@@ -161,10 +162,7 @@ local function foreground(imgs, c, o)
     h.proc:kill "KILL"
     status = h.proc:wait() or { code = 137 }
   end
-  runtime.finish(imgs, c, h, status)
-  if o.rm then
-    runtime.remove(imgs, c)
-  end
+  runtime.finish(imgs, c, h, status, o.rm)
   if not sok then
     error(serr, 0)
   end
@@ -213,9 +211,12 @@ end
 function M.run(args, ctx)
   local o = parse(args)
   return ccli.exit125(function()
+    -- the kernel's wait before the first cgroup move passes while the container is set up
+    require("cbuild.core.cgroup").warm()
     local imgs = ctx:store()
-    runtime.reap_dead(imgs) -- what supervisors killed with SIGKILL left behind
-    local c = M.create(imgs, opts_of(o))
+    local opts = opts_of(o)
+    opts.existing = runtime.reap_dead(imgs) -- what supervisors killed with SIGKILL left behind
+    local c = M.create(imgs, opts)
     if o.detach then
       return detached(imgs, c)
     end

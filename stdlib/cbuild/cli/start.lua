@@ -15,8 +15,10 @@ function M.run(args, ctx)
   for _, name in ipairs(args.container) do
     local c, err = state.lookup(imgs, name)
     local ok, code = true, 0
+    if c and not c.State.Running and select(2, runtime.reap(imgs, c)) == "removed" then
+      c, err = nil, "No such container: " .. name -- a --rm container whose supervisor died
+    end
     if c and not c.State.Running then
-      runtime.reap(imgs, c)
       state.update(imgs, c.Id, function(s)
         s.Cbuild.manually_stopped = nil
       end)

@@ -276,8 +276,20 @@ local function arr(t)
   return json.array(t or {})
 end
 
+-- The image's layers with the diff ID its config gives each, so starting the container needs
+-- no decompression to name the snapshots (as the build takes a base image's layers).
+local function layers_of(img)
+  local diff_ids = (img.config.rootfs or {}).diff_ids or {}
+  local out = arr {}
+  for i, l in ipairs(img.manifest.layers or {}) do
+    out[i] = { digest = l.digest, size = l.size, mediaType = l.mediaType, diff_id = diff_ids[i] }
+  end
+  return out
+end
+
 --- A new container record from opts (the parsed `run` flags) and an image
---- ({digest, config, manifest} from the image store).  opts.image is the name as given.
+--- ({digest, config, manifest} from the image store).  opts.image is the name as given;
+--- opts.existing, the records a new name must not clash with (default: read them all).
 function M.new(imgs, img, opts)
   local icfg = (img.config.config or {})
   local argv, entrypoint, cmd = M.command(icfg, opts.entrypoint, opts.cmd)
@@ -410,7 +422,7 @@ function M.new(imgs, img, opts)
     HostnamePath = state.dir(imgs, id) .. "/hostname",
     HostsPath = state.dir(imgs, id) .. "/hosts",
     LogPath = state.dir(imgs, id) .. "/" .. id .. "-json.log",
-    Name = state.pick_name(imgs, opts.name),
+    Name = state.pick_name(imgs, opts.name, opts.existing),
     RestartCount = 0,
     Driver = "overlay",
     Platform = "linux",
@@ -419,7 +431,7 @@ function M.new(imgs, img, opts)
     Mounts = mounts,
     Cbuild = {
       manifest = img.digest,
-      layers = img.manifest.layers or arr {},
+      layers = layers_of(img),
       argv = arr(argv),
       caps = (not all) and arr(caps) or nil,
       privileged = (opts.privileged or all) or false,

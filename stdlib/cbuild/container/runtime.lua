@@ -24,7 +24,9 @@ local function mkdirs(dir, ...)
   end
 end
 
---- Mount the container's rootfs (idempotent); returns its path.
+--- Mount the container's rootfs (idempotent); returns its path.  A --rm container's overlay is
+--- volatile, as podman mounts those: its upper dir goes at the exit, so neither the container's
+--- fsyncs nor the unmount (which would sync the whole filesystem under it) wait for the disk.
 function M.mount_rootfs(imgs, c)
   local dir = state.dir(imgs, c.Id)
   mkdirs(dir, "upper", "work", "rootfs")
@@ -42,7 +44,8 @@ function M.mount_rootfs(imgs, c)
     lower[1] = dir .. "/empty"
   end
   errors.need("mount the container's rootfs",
-    mount.overlay { lower = lower, upper = dir .. "/upper", work = dir .. "/work", target = rootfs })
+    mount.overlay { lower = lower, upper = dir .. "/upper", work = dir .. "/work", target = rootfs,
+      volatile = c.HostConfig.AutoRemove == true })
   return rootfs
 end
 
@@ -56,7 +59,8 @@ function M.umount_rootfs(imgs, c)
   end
 end
 
--- /etc/resolv.conf, hosts and hostname of the container, in its directory.
+-- /etc/resolv.conf, hosts and hostname of the container, in its directory: written afresh at
+-- every start, before the container sees them, so plainly (no rename, no fsync).
 local function etc_files(c)
   local host = c.Config.Hostname
   local resolv = fs.read_file "/etc/resolv.conf" or ""
@@ -66,9 +70,10 @@ local function etc_files(c)
   else
     hosts = hosts .. "127.0.1.1\t" .. host .. "\n" .. (fs.read_file "/etc/hosts" or "")
   end
-  errors.need("write resolv.conf", fs.write_file(c.ResolvConfPath, resolv, { mode = 420 }))
-  errors.need("write hosts", fs.write_file(c.HostsPath, hosts, { mode = 420 }))
-  errors.need("write hostname", fs.write_file(c.HostnamePath, host .. "\n", { mode = 420 }))
+  local plain = { mode = 420, atomic = false }
+  errors.need("write resolv.conf", fs.write_file(c.ResolvConfPath, resolv, plain))
+  errors.need("write hosts", fs.write_file(c.HostsPath, hosts, plain))
+  errors.need("write hostname", fs.write_file(c.HostnamePath, host .. "\n", plain))
   return { resolv_conf = c.ResolvConfPath, hosts = c.HostsPath, hostname = c.HostnamePath }
 end
 
@@ -218,8 +223,9 @@ function M.oom_verdict(status, kills)
 end
 
 --- Tear down after the container's init ended with status; records the exit.  Returns the
---- record (nil when it was removed meanwhile).
-function M.finish(imgs, c, h, status)
+--- record (nil when it was removed meanwhile).  With remove (a foreground --rm container, whose
+--- record nobody reads again) the container's directory goes instead of the record's update.
+function M.finish(imgs, c, h, status, remove)
   local kills = 0
   if h.cg then
     kills = math.max(0, (h.cg:oom_killed() or 0) - (h.oom_base or 0))
@@ -232,6 +238,10 @@ function M.finish(imgs, c, h, status)
     h.cg:close()
   end
   M.umount_rootfs(imgs, c)
+  if remove then
+    errors.need("remove container " .. c.Id, fs.rm_rf(state.dir(imgs, c.Id)))
+    return nil
+  end
   return state.update(imgs, c.Id, function(s)
     s.State.Status = "exited"
     s.State.Running = false
@@ -261,10 +271,17 @@ end
 --- Clean up after a supervisor that died without doing it (a foreground cbuild or a monitor
 --- killed with SIGKILL): what is left in the cgroup is killed and the cgroup removed, the rootfs
 --- unmounted, and the exit recorded for good (255, as docker shows a container whose daemon
---- died under it).  For a record that state reads as stale; returns true when it was.
+--- died under it).  A --rm container is removed instead, as docker's daemon removes those it
+--- finds stopped when it restarts (its volatile upper dir could not be mounted again anyway).
+--- For a record that state reads as stale; returns true when it was, and "removed" then for a
+--- --rm container.
 function M.reap(imgs, c)
   if not c.stale then
     return false
+  end
+  if c.HostConfig.AutoRemove then
+    M.remove(imgs, c)
+    return true, "removed"
   end
   local cg = cgroup.open(c.Cbuild.cgroup)
   if cg then
@@ -282,10 +299,16 @@ function M.reap(imgs, c)
 end
 
 --- Reap every stale container of the store (`run` does this before it starts a new one).
+--- Returns the records that remain, newest first.
 function M.reap_dead(imgs)
+  local out = {}
   for _, c in ipairs(state.list(imgs)) do
-    M.reap(imgs, c)
+    local _, removed = M.reap(imgs, c)
+    if not removed then
+      out[#out + 1] = c
+    end
   end
+  return out
 end
 
 --- Wait (polling the record) until c no longer runs or timeout seconds passed (nil: forever).

@@ -1,6 +1,8 @@
 -- Container records: <root>/containers/<id>/state.json, a docker-shaped container object (what
 -- `inspect` prints) plus a private "Cbuild" part (image layers, the monitor's pid, stubs, cgroup).
--- Every write is an atomic replace under the store lock.
+-- Every write is an atomic replace (write, rename) under the store lock, without fsync: a record
+-- describes processes that a crash ends anyway, and the rule below reads a running record whose
+-- supervisor is gone as exited, so a lost last write shows what the next command would make of it.
 --
 -- The rule for dead supervisors: a running container is owned by one live process, its monitor
 -- (-d) or the foreground cbuild, whose pid and start time the record keeps.  When that process
@@ -22,10 +24,15 @@ local M = {}
 
 M.ZERO_TIME = "0001-01-01T00:00:00Z"
 
+local made = {} -- containers/ dirs this process made sure of
+
 --- containers/ under the store root (created).
 function M.base(imgs)
   local dir = imgs.root .. "/containers"
-  errors.need("create '" .. dir .. "'", fs.mkdir_p(dir, tonumber("711", 8)))
+  if not made[dir] then
+    errors.need("create '" .. dir .. "'", fs.mkdir_p(dir, tonumber("711", 8)))
+    made[dir] = true
+  end
   return dir
 end
 
@@ -122,8 +129,10 @@ local function write(imgs, c)
       copy[k] = v
     end
   end
-  errors.need("write container state", fs.write_file(M.dir(imgs, c.Id) .. "/state.json",
-    json.encode(copy, { indent = 2 }), { mode = tonumber("600", 8) }))
+  local path = M.dir(imgs, c.Id) .. "/state.json"
+  errors.need("write container state", fs.write_file(path .. ".tmp", json.encode(copy, { indent = 2 }),
+    { mode = tonumber("600", 8), atomic = false }))
+  errors.need("write container state", fs.rename(path .. ".tmp", path))
 end
 
 --- Write a new or whole record (under the lock).
@@ -200,10 +209,11 @@ function M.must_lookup(imgs, ref)
   return c
 end
 
---- A name for a new container: given (checked for clashes) or generated.
-function M.pick_name(imgs, wanted)
+--- A name for a new container: given (checked for clashes) or generated.  existing: the
+--- records to check against (default: every record, read now).
+function M.pick_name(imgs, wanted, existing)
   local taken = {}
-  for _, c in ipairs(M.list(imgs)) do
+  for _, c in ipairs(existing or M.list(imgs)) do
     taken[c.Name] = c.Id
   end
   if wanted then
