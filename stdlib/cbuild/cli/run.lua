@@ -29,8 +29,10 @@ function M.flags(p)
   p:option("-v --volume", "Bind mount a volume (HOST:CONTAINER[:ro])."):count "*"
   p:option("--tmpfs", "Mount a tmpfs directory (PATH[:size=N,mode=M])."):count "*"
   p:flag("--read-only", "Mount the container's root filesystem as read only.")
-  p:option("--network --net", "Connect a container to a network: host (the default until bridge "
-    .. "networking exists) or none.")
+  p:option("--network --net", "Connect a container to a network: bridge (the default: cbuild0, with "
+    .. "NAT), host, none or container:<name|id>.")
+  p:option("-p --publish", "Publish a container's port to the host ([IP:][HOSTPORT:]PORT[/udp])."):count "*"
+  p:flag("-P --publish-all", "Publish all exposed ports to free host ports.")
   p:option("--cap-add", "Add Linux capabilities."):count "*"
   p:option("--cap-drop", "Drop Linux capabilities."):count "*"
   p:flag("--privileged", "Give extended privileges to this container.")
@@ -64,7 +66,8 @@ local function opts_of(o)
     image = o.image, cmd = o.command, detach = o.detach, interactive = o.interactive, tty = o.tty,
     rm = o.rm, name = o.name, env = o.env, env_file = o.env_file, workdir = o.workdir, user = o.user,
     entrypoint = o.entrypoint, hostname = o.hostname, volumes = o.volume, tmpfs = o.tmpfs,
-    read_only = o.read_only, network = o.network, cap_add = o.cap_add, cap_drop = o.cap_drop,
+    read_only = o.read_only, network = o.network, publish = o.publish, publish_all = o.publish_all,
+    cap_add = o.cap_add, cap_drop = o.cap_drop,
     privileged = o.privileged, init = o.init, memory = o.memory, memory_swap = o.memory_swap,
     cpus = o.cpus, cpu_shares = o.cpu_shares, pids_limit = o.pids_limit, ulimits = o.ulimit,
     labels = o.label, label_file = o.label_file, restart = o.restart,

@@ -7,6 +7,7 @@ local fs = require "cbuild.core.fs"
 local json = require "cbuild.core.json"
 local errors = require "cbuild.errors"
 local imgconfig = require "cbuild.image.config"
+local network = require "cbuild.container.network"
 local state = require "cbuild.container.state"
 
 local M = {}
@@ -343,10 +344,7 @@ function M.new(imgs, img, opts)
     end
     nano = math.tointeger(math.floor(n * 1e9 + 0.5))
   end
-  local network = opts.network or "host"
-  if network ~= "host" and network ~= "none" then
-    fail("network %s not found (only host and none exist until bridge networking does)", network)
-  end
+  local netmode = network.mode_of(imgs, opts.network, opts.existing)
 
   local mounts = arr {}
   local binds = arr {}
@@ -390,7 +388,8 @@ function M.new(imgs, img, opts)
   }
   local host = {
     Binds = binds,
-    NetworkMode = network,
+    NetworkMode = netmode,
+    PortBindings = network.port_bindings(opts.publish, opts.publish_all and icfg.ExposedPorts),
     AutoRemove = opts.rm or false,
     CapAdd = arr(opts.cap_add),
     CapDrop = arr(opts.cap_drop),
@@ -429,6 +428,7 @@ function M.new(imgs, img, opts)
     Config = config,
     HostConfig = host,
     Mounts = mounts,
+    NetworkSettings = network.settings(nil, netmode),
     Cbuild = {
       manifest = img.digest,
       layers = layers_of(img),

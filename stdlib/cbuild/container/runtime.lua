@@ -14,6 +14,7 @@ local imgconfig = require "cbuild.image.config"
 local snapshot = require "cbuild.build.snapshot"
 local user = require "cbuild.build.user"
 local config = require "cbuild.container.config"
+local network = require "cbuild.container.network"
 local state = require "cbuild.container.state"
 
 local M = {}
@@ -61,11 +62,15 @@ end
 
 -- /etc/resolv.conf, hosts and hostname of the container, in its directory: written afresh at
 -- every start, before the container sees them, so plainly (no rename, no fsync).
-local function etc_files(c)
+local function etc_files(c, net, joined)
   local host = c.Config.Hostname
   local resolv = fs.read_file "/etc/resolv.conf" or ""
   local hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-  if c.HostConfig.NetworkMode ~= "host" then
+  if net then -- the bridge: docker's files, with the container's address
+    hosts, resolv = network.hosts(host, net.ip), network.resolv_conf(resolv)
+  elseif joined then -- --network container: the other container's
+    hosts, resolv = fs.read_file(joined.HostsPath) or hosts, fs.read_file(joined.ResolvConfPath) or resolv
+  elseif c.HostConfig.NetworkMode ~= "host" then
     hosts = hosts .. "127.0.1.1\t" .. host .. "\n"
   else
     hosts = hosts .. "127.0.1.1\t" .. host .. "\n" .. (fs.read_file "/etc/hosts" or "")
@@ -162,6 +167,13 @@ function M.start(imgs, c, io_)
     for _, u in ipairs(hc.Ulimits or {}) do
       errors.need("--ulimit " .. u.Name, require("cbuild.core.proc").setrlimit(u.Name, u.Soft, u.Hard))
     end
+    local mode, netns, joined, joined_host = network.mode(c), nil, nil, false
+    if mode == "bridge" then
+      handle.net = network.setup(imgs, c)
+      netns = handle.net.netns
+    elseif mode == "container" then
+      netns, joined, joined_host = network.joined(imgs, c)
+    end
     handle.proc = errors.need("start container", sandbox.spawn {
       rootfs = rootfs,
       argv = argv,
@@ -171,8 +183,9 @@ function M.start(imgs, c, io_)
       gid = who.gid,
       groups = who.groups,
       hostname = c.Config.Hostname,
-      network = hc.NetworkMode,
-      etc_files = etc_files(c),
+      network = (mode == "host" or joined_host) and "host" or "none",
+      netns = netns,
+      etc_files = etc_files(c, handle.net, joined),
       mounts = mounts,
       caps = c.Cbuild.caps,
       privileged = c.Cbuild.privileged,
@@ -189,6 +202,9 @@ function M.start(imgs, c, io_)
     if handle.cg then
       handle.cg:remove()
       handle.cg:close()
+    end
+    if handle.net then
+      network.teardown(imgs, c.Id)
     end
     M.umount_rootfs(imgs, c)
     error(err, 0)
@@ -212,6 +228,7 @@ function M.mark_running(imgs, c, h)
     s.Cbuild.monitor_pid = me
     s.Cbuild.monitor_start = state.starttime(me)
     s.Cbuild.stubs = h.proc:stubs()
+    s.NetworkSettings = network.settings(h.net, network.mode(s))
   end)
 end
 
@@ -233,6 +250,9 @@ function M.finish(imgs, c, h, status, remove)
   local oom = M.oom_verdict(status, kills)
   h.proc:remove_stubs()
   h.proc:close()
+  if h.net then
+    network.teardown(imgs, c.Id)
+  end
   if h.cg then
     h.cg:remove()
     h.cg:close()
@@ -254,11 +274,13 @@ function M.finish(imgs, c, h, status, remove)
     s.Cbuild.monitor_pid = nil
     s.Cbuild.monitor_start = nil
     s.Cbuild.stdin_fd = nil
+    s.NetworkSettings = network.settings(nil, network.mode(s))
   end)
 end
 
 --- Remove a container that is not running: its mounts, cgroup and directory.
 function M.remove(imgs, c)
+  network.teardown(imgs, c.Id)
   M.umount_rootfs(imgs, c)
   local cg = cgroup.open(c.Cbuild.cgroup)
   if cg then
@@ -288,11 +310,13 @@ function M.reap(imgs, c)
     cg:remove()
     cg:close()
   end
+  network.teardown(imgs, c.Id)
   M.umount_rootfs(imgs, c)
   state.update(imgs, c.Id, function(s)
     if s.stale then -- read as exited: writing it back makes that the record
       s.Cbuild.monitor_pid = nil
       s.Cbuild.monitor_start = nil
+      s.NetworkSettings = network.settings(nil, network.mode(s))
     end
   end)
   return true
