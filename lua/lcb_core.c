@@ -3,20 +3,15 @@
 
 #include <stdio.h>
 
-static const luaL_Reg submodules[] = { { "digest", luaopen_cbuild_core_digest },
-                                       { "json", luaopen_cbuild_core_json },
-                                       { "store", luaopen_cbuild_core_store },
-                                       { "archive", luaopen_cbuild_core_archive },
-                                       { "fs", luaopen_cbuild_core_fs },
-                                       { "sys", luaopen_cbuild_core_sys },
-                                       { "cgroup", luaopen_cbuild_core_cgroup },
-                                       { "http", luaopen_cbuild_core_http },
-                                       { "sandbox", luaopen_cbuild_core_sandbox },
-                                       { "mount", luaopen_cbuild_core_mount },
-                                       { "pty", luaopen_cbuild_core_pty },
-                                       { "proc", luaopen_cbuild_core_proc },
-                                       { "net", luaopen_cbuild_core_net },
-                                       { NULL, NULL } };
+static const luaL_Reg submodules[] = {
+  { "digest", luaopen_cbuild_core_digest },   { "json", luaopen_cbuild_core_json },
+  { "store", luaopen_cbuild_core_store },     { "archive", luaopen_cbuild_core_archive },
+  { "fs", luaopen_cbuild_core_fs },           { "sys", luaopen_cbuild_core_sys },
+  { "cgroup", luaopen_cbuild_core_cgroup },   { "http", luaopen_cbuild_core_http },
+  { "sandbox", luaopen_cbuild_core_sandbox }, { "mount", luaopen_cbuild_core_mount },
+  { "pty", luaopen_cbuild_core_pty },         { "proc", luaopen_cbuild_core_proc },
+  { "net", luaopen_cbuild_core_net },         { NULL, NULL }
+};
 
 int
 luaopen_cbuild_core(lua_State *L)

@@ -3,10 +3,11 @@
 set -eu
 build="cmake gcc make pkg-config liblua5.4-dev lua5.4 libarchive-dev libcurl4-openssl-dev libcap-dev
   libzstd-dev libjansson-dev libssl-dev libdeflate-dev lua-argparse"
+run="iptables" # bridge networking: NAT and published ports (iptables-restore)
 test="debootstrap python3 openssl curl bsdutils lua-busted lua-check clang-format valgrind busybox-static zstd xz-utils gzip file"
 peers="podman buildah skopeo umoci crun docker-registry jq"
 missing=""
-for p in $build $test $peers; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+for p in $build $run $test $peers; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then
   apt-get update -qq >/dev/null 2>&1 || true
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
