@@ -212,10 +212,9 @@ local function detached(imgs, c)
 end
 
 function M.run(args, ctx)
+  runtime.warm_cgroups() -- the kernel's wait before a cgroup move passes while all else is done
   local o = parse(args)
   return ccli.exit125(function()
-    -- the kernel's wait before the first cgroup move passes while the container is set up
-    require("cbuild.core.cgroup").warm()
     local imgs = ctx:store()
     local opts = opts_of(o)
     opts.existing = runtime.reap_dead(imgs) -- what supervisors killed with SIGKILL left behind

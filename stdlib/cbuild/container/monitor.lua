@@ -24,6 +24,7 @@ end
 -- Start c once and supervise it to its end.  Returns the monitor's exit status and the
 -- container's (nil when it did not start, or failed to exec: no restart then).
 local function run_once(imgs, c, notify_fd)
+  runtime.warm_cgroups()
   local id = c.Id
   -- stdin_fd: with -i, the write end of the container's stdin that this process keeps open and
   -- `attach` opens as /proc/<monitor>/fd/<n> (a pipe: the same pipe, not a copy); for a pty it

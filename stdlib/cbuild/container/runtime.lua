@@ -118,6 +118,12 @@ function M.environment(env, who)
   return out
 end
 
+--- Ready the kernel for the cgroup move of a container started a few milliseconds later (see
+--- cgroup.warm): call it first thing, so the grace period it waits for passes meanwhile.
+function M.warm_cgroups()
+  cgroup.warm()
+end
+
 --- Start c: rootfs, cgroup, sandbox.  io = {stdin=, stdout=, stderr=, ctty=, setsid=}.
 --- Returns a handle {proc, cg, rootfs}; on failure nothing is left running or mounted.
 function M.start(imgs, c, io_)
@@ -127,12 +133,6 @@ function M.start(imgs, c, io_)
     local who = M.resolve_user(rootfs, c.Config.User)
     local hc = c.HostConfig
     local limits = config.limits(hc)
-    local cg, msg = cgroup.create(c.Cbuild.cgroup, limits)
-    if not cg and limits then
-      config.fail("cgroup for the container's limits: %s", msg)
-    end
-    handle.cg = cg
-    handle.oom_base = cg and cg:oom_killed() or 0 -- a reused cgroup may have counted before
     local mounts = {}
     for _, m in ipairs(c.Mounts or {}) do
       if m.Type == "bind" then
@@ -174,6 +174,15 @@ function M.start(imgs, c, io_)
     elseif mode == "container" then
       netns, joined, joined_host = network.joined(imgs, c)
     end
+    local etc = etc_files(c, handle.net, joined)
+    -- the cgroup last: making it waits while cgroup.warm's move is in the kernel, and the later
+    -- it comes the less of that wait is left
+    local cg, msg = cgroup.create(c.Cbuild.cgroup, limits)
+    if not cg and limits then
+      config.fail("cgroup for the container's limits: %s", msg)
+    end
+    handle.cg = cg
+    handle.oom_base = cg and cg:oom_killed() or 0 -- a reused cgroup may have counted before
     handle.proc = errors.need("start container", sandbox.spawn {
       rootfs = rootfs,
       argv = argv,
@@ -185,7 +194,7 @@ function M.start(imgs, c, io_)
       hostname = c.Config.Hostname,
       network = (mode == "host" or joined_host) and "host" or "none",
       netns = netns,
-      etc_files = etc_files(c, handle.net, joined),
+      etc_files = etc,
       mounts = mounts,
       caps = c.Cbuild.caps,
       privileged = c.Cbuild.privileged,
