@@ -323,3 +323,21 @@ describe("cbuild.container.config restart, labels, OOM", function()
     assert.is_false((runtime.oom_verdict({ code = 0 }, 1)))
   end)
 end)
+
+describe("cbuild.core.cgroup.warm", function()
+  local cgroup = require "cbuild.core.cgroup"
+
+  it("returns at once, twice in a row, and quietly where no hierarchy can be found", function()
+    assert.is_true(cgroup.warm())
+    assert.is_true(cgroup.warm()) -- the first thread may still run: nothing new starts
+    assert.is_true(cgroup.warm { mountinfo = "", proc_cgroup = "" })
+    assert.error_matches(function() cgroup.warm "x" end, "table expected")
+  end)
+
+  it("leaves the process able to fork and run a child while its thread waits", function()
+    cgroup.warm()
+    local status, out = helpers.sh "echo forked"
+    assert.are.equal(0, status)
+    assert.are.equal("forked\n", out)
+  end)
+end)
