@@ -80,9 +80,10 @@ newer_or_same(const struct timespec *a, const struct timespec *b)
 }
 
 /*
- * Running from the build tree, a searcher ahead of Lua's own: a stdlib module's bytecode from
- * the build (CMake's stdlib-bytecode target), unless its source changed since it was compiled;
- * then Lua's searcher compiles the source, so build/cbuild never runs stale Lua between builds.
+ * Running from the build tree, a searcher ahead of Lua's own: a module's bytecode from the
+ * build (CMake's stdlib-bytecode target: stdlib and argparse), unless its source in stdlib/
+ * changed since it was compiled; then Lua's searcher compiles the source, so build/cbuild never
+ * runs stale Lua between builds.
  */
 static int
 build_tree_searcher(lua_State *L)
@@ -97,10 +98,12 @@ build_tree_searcher(lua_State *L)
             (int)sizeof src ||
         snprintf(bin, sizeof bin, "%s/%s%s", CBUILD_BUILD_STDLIB, rel, suffixes[i]) >=
             (int)sizeof bin ||
-        stat(src, &ss) < 0)
+        stat(bin, &bs) < 0)
       continue;
-    if (stat(bin, &bs) < 0 || !newer_or_same(&bs.st_mtim, &ss.st_mtim))
-      return 0; /* not compiled yet, or edited since: the source it is */
+    /* not compiled since its source changed: the source it is (a module compiled from
+     * elsewhere, argparse, has no source here) */
+    if (stat(src, &ss) == 0 && !newer_or_same(&bs.st_mtim, &ss.st_mtim))
+      return 0;
     if (luaL_loadfilex(L, bin, "b") != LUA_OK)
       return luaL_error(L, "error loading module '%s' from file '%s':\n\t%s", lua_tostring(L, 1),
                         bin, lua_tostring(L, -1));

@@ -222,17 +222,24 @@ cb__atomic_write_at(int dirfd, const char *name, const void *data, size_t len, m
 int
 cb__mkdir_p_at(int dirfd, const char *path, mode_t mode, struct cb_error **err)
 {
-  cb_autofree char *p = cb__xstrdup(path);
-  size_t n = strlen(p);
+  cb_autofree char *parent = NULL;
+  char *slash;
 
-  for (size_t i = 1; i <= n; i++) {
-    if (p[i] != '/' && p[i] != '\0')
-      continue;
-    char saved = p[i];
-    p[i] = '\0';
-    if (mkdirat(dirfd, p, mode) < 0 && errno != EEXIST)
-      return cb_error_set(err, CB_E_SYS, errno, "mkdir '%s'", p);
-    p[i] = saved;
-  }
+  /* the whole path first: usually it exists, or only its last part is missing */
+  if (mkdirat(dirfd, path, mode) == 0 || errno == EEXIST)
+    return 0;
+  if (errno != ENOENT)
+    return cb_error_set(err, CB_E_SYS, errno, "mkdir '%s'", path);
+  parent = cb__xstrdup(path);
+  for (slash = parent + strlen(parent); slash > parent && slash[-1] == '/'; slash--)
+    slash[-1] = '\0'; /* "a/b/" names a/b */
+  slash = strrchr(parent, '/');
+  if (slash == NULL || slash == parent)
+    return cb_error_set(err, CB_E_SYS, ENOENT, "mkdir '%s'", path);
+  *slash = '\0';
+  if (cb__mkdir_p_at(dirfd, parent, mode, err) < 0)
+    return -1;
+  if (mkdirat(dirfd, path, mode) < 0 && errno != EEXIST)
+    return cb_error_set(err, CB_E_SYS, errno, "mkdir '%s'", path);
   return 0;
 }

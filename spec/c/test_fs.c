@@ -228,6 +228,14 @@ test_files(const char *base)
   ok(stat(f, &st) == 0 && (st.st_mode & 07777) == 0640, "write_file sets the exact mode");
   ok(cb_fs_mkdir_p(f, 0755, &err) < 0 && err->errnum == ENOTDIR, "mkdir_p over a file fails");
   cb_error_free(&err);
+  tmp = path_join(base, "deep/er/est/");
+  ok(cb_fs_mkdir_p(tmp, 0755, &err) == 0 && stat(tmp, &st) == 0 && S_ISDIR(st.st_mode),
+     "mkdir_p makes every missing parent (trailing slash too)");
+  free(tmp);
+  tmp = path_join(base, "files/a.txt/below");
+  ok(cb_fs_mkdir_p(tmp, 0755, &err) < 0 && err->errnum == ENOTDIR, "mkdir_p below a file fails");
+  cb_error_free(&err);
+  free(tmp);
   ok(cb_fs_read_file(f, &data, &len, &err) == 0 && len == 3 && memcmp(data, "abc", 3) == 0,
      "read_file");
   free(data);

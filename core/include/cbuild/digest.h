@@ -1,8 +1,8 @@
 /*
- * SHA-256 digests: streaming hashing (OpenSSL EVP) and the "sha256:<64 hex>" text form.
+ * SHA-256 digests: streaming hashing (OpenSSL) and the "sha256:<64 hex>" text form.
  *
  * A struct cb_sha256 must be released with cb_sha256_release (also after final) because it
- * owns an EVP context.  Parsing rejects anything but lowercase 64-hex after "sha256:".
+ * owns its hash state.  Parsing rejects anything but lowercase 64-hex after "sha256:".
  */
 #ifndef CBUILD_DIGEST_H
 #define CBUILD_DIGEST_H
@@ -24,7 +24,7 @@ struct cb_digest {
 };
 
 struct cb_sha256 {
-  void *ctx; /* EVP_MD_CTX */
+  void *ctx; /* SHA256_CTX */
 };
 
 CB_API void cb_sha256_init(struct cb_sha256 *h);
