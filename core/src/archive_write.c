@@ -35,7 +35,8 @@ struct tar_index {
   char *path;
   struct index_rec *prev; /* the earlier layer's entries, sorted by id */
   size_t nprev;
-  int prev_fd;               /* its blob, -1 when there is none */
+  int prev_fd; /* its blob, -1 when there is none */
+  struct cb_digest prev_digest;
   uint64_t run_off, run_len; /* earlier bytes due next in the stream, not yet read */
   struct index_rec *rec;     /* this layer's, in order */
   size_t n, cap;
@@ -129,12 +130,21 @@ sink_put(struct cb_tar_writer *w, const void *buf, size_t len)
   return 0;
 }
 
-/* Read the pending run of earlier bytes into the stream. */
+/* Read the pending run of earlier bytes into the stream.  A run that starts both streams (the
+ * entries before the first change) is copied in the kernel and not hashed again: the store
+ * resumes the blob's hash from the earlier blob's. */
 static int
 flush_run(struct cb_tar_writer *w)
 {
   struct tar_index *ix = w->ix;
 
+  if (ix != NULL && ix->run_len > 0 && ix->run_off == 0 && w->fill == 0 &&
+      cb_blob_writer_size(w->blob) == 0) {
+    if (cb_blob_writer_copy_prefix(w->blob, &ix->prev_digest, ix->run_len, &w->sink_err) < 0)
+      return -1;
+    ix->run_off = ix->run_len;
+    ix->run_len = 0;
+  }
   while (ix != NULL && ix->run_len > 0) {
     size_t want = SINK_BUF - w->fill < ix->run_len ? SINK_BUF - w->fill : (size_t)ix->run_len;
     ssize_t n = pread(ix->prev_fd, w->sink + w->fill, want, (off_t)ix->run_off);
@@ -263,6 +273,7 @@ index_load(struct cb_store *s, struct tar_index *ix)
   if (count > (len - INDEX_HEAD) / sizeof(struct index_rec) ||
       len != INDEX_HEAD + count * sizeof(struct index_rec))
     return;
+  ix->prev_digest = d;
   ix->prev_fd = cb_store_open_blob(s, &d, &err);
   if (ix->prev_fd < 0 || fstat(ix->prev_fd, &st) < 0 || (uint64_t)st.st_size != size) {
     cb_error_free(&err);
@@ -338,6 +349,7 @@ cb_tar_writer_new_layer_indexed(struct cb_store *s, const char *index, struct cb
   ix->path = cb__xstrdup(index);
   index_load(s, ix);
   w->ix = ix;
+  cb_blob_writer_keep_marks(w->blob);
   return w;
 }
 

@@ -11,7 +11,13 @@
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
+
+/* SHA256_CTX rather than EVP: its state is public, so a blob's hash can be saved at marks and
+ * resumed from one (the functions are deprecated in OpenSSL 3, not gone) */
+#define OPENSSL_SUPPRESS_DEPRECATED
+#include <openssl/sha.h>
 
 #include "util.h"
 
@@ -35,11 +41,83 @@ struct cb_store {
 #define HASH_SLOTS     4
 #define HASH_THREAD_AT (4 * 1024 * 1024) /* smaller blobs are hashed inline */
 
+/*
+ * Marks: the hash state after every MARK_EVERY bytes, kept with a blob written with
+ * cb_blob_writer_keep_marks as an xattr of its file (MARKS_MAX of them at most, every power of
+ * two MiB), so that a writer starting with a prefix of that blob resumes the hash at the last
+ * mark before the prefix's end.  The xattr is set before the blob is named and lives and dies
+ * with its file; a blob without it (another filesystem, an older cbuild) is hashed from 0.
+ */
+#define MARK_EVERY  (1024 * 1024)
+#define MARKS_MAX   64
+#define MARKS_XATTR "user.cbuild.sha256-marks"
+#define MARKS_MAGIC 0x314d4243u /* "CBM1" */
+
+struct mark {
+  uint64_t off;  /* a multiple of MARK_EVERY */
+  uint32_t h[8]; /* SHA256_CTX.h after off bytes */
+};
+
+struct blob_hash {
+  SHA256_CTX c;
+  uint64_t len; /* bytes hashed */
+  struct mark *marks;
+  size_t n, cap;
+};
+
+static void
+bhash_init(struct blob_hash *b)
+{
+  memset(b, 0, sizeof *b);
+  SHA256_Init(&b->c);
+}
+
+static void
+bhash_mark(struct blob_hash *b)
+{
+  if (b->n == b->cap) {
+    b->cap = b->cap ? b->cap * 2 : 32;
+    b->marks = cb__xrealloc(b->marks, b->cap * sizeof *b->marks);
+  }
+  b->marks[b->n].off = b->len;
+  memcpy(b->marks[b->n].h, b->c.h, sizeof b->marks[b->n].h);
+  b->n++;
+}
+
+/* Hash DATA, keeping a mark at every multiple of MARK_EVERY it passes. */
+static void
+bhash_update(struct blob_hash *b, const void *data, size_t len)
+{
+  const char *p = data;
+
+  while (len > 0) {
+    uint64_t to = (b->len / MARK_EVERY + 1) * MARK_EVERY;
+    size_t n = len < to - b->len ? len : (size_t)(to - b->len);
+    SHA256_Update(&b->c, p, n);
+    b->len += n;
+    p += n;
+    len -= n;
+    if (b->len == to)
+      bhash_mark(b);
+  }
+}
+
+/* Continue from mark M (the state after M->off bytes of the same stream). */
+static void
+bhash_resume(struct blob_hash *b, const struct mark *m)
+{
+  SHA256_Init(&b->c);
+  memcpy(b->c.h, m->h, sizeof b->c.h);
+  b->c.Nl = (SHA_LONG)(m->off << 3); /* the length in bits, low and high words */
+  b->c.Nh = (SHA_LONG)(m->off >> 29);
+  b->len = m->off;
+}
+
 struct hasher {
   pthread_t tid;
   pthread_mutex_t mu;
   pthread_cond_t cv; /* any change of head, tail or stop */
-  struct cb_sha256 *h;
+  struct blob_hash *h;
   char *buf[HASH_SLOTS];
   size_t len[HASH_SLOTS];
   uint64_t head, tail; /* slots [tail, head) wait for hashing; head % N is being filled */
@@ -52,9 +130,13 @@ struct cb_blob_writer {
   struct cb_store *s;
   int fd;                  /* the temp file, flocked until commit or abort */
   char name[TMP_NAME_LEN]; /* its name in tmp/, "" once renamed into blobs/ */
-  struct cb_sha256 h;
+  struct blob_hash h;
   uint64_t size;
+  uint64_t fed;      /* bytes given to cb_blob_writer_write */
+  uint64_t flushed;  /* bytes whose writeback has been started */
   struct hasher *hz; /* NULL while hashing inline */
+  bool hz_tried;     /* the hashing thread was started (or could not be) */
+  bool keep_marks;
 };
 
 static const char OCI_LAYOUT[] = "{\"imageLayoutVersion\":\"1.0.0\"}";
@@ -376,7 +458,7 @@ cb_blob_writer_new(struct cb_store *s, struct cb_error **err)
     free(w);
     return NULL;
   }
-  cb_sha256_init(&w->h);
+  bhash_init(&w->h);
   return w;
 }
 
@@ -393,7 +475,7 @@ hasher_run(void *arg)
       break; /* stopped and drained, or dropped */
     unsigned i = (unsigned)(hz->tail % HASH_SLOTS);
     pthread_mutex_unlock(&hz->mu);
-    cb_sha256_update(hz->h, hz->buf[i], hz->len[i]);
+    bhash_update(hz->h, hz->buf[i], hz->len[i]);
     pthread_mutex_lock(&hz->mu);
     hz->tail++;
     pthread_cond_broadcast(&hz->cv);
@@ -403,7 +485,7 @@ hasher_run(void *arg)
 }
 
 static struct hasher *
-hasher_start(struct cb_sha256 *h)
+hasher_start(struct blob_hash *h)
 {
   struct hasher *hz;
   long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -481,18 +563,37 @@ hasher_stop(struct hasher **hzp, bool drop)
   *hzp = NULL;
 }
 
+/* Start writing back what the writer has put in the page cache, every WRITEBACK_AT bytes (and
+ * a copied prefix at once), so that the fsync of commit finds most of a big blob on disk
+ * already, instead of starting all of it then.  Advisory: a failure is ignored. */
+#define WRITEBACK_AT (8 * 1024 * 1024)
+
+static void
+writeback(struct cb_blob_writer *w, uint64_t at)
+{
+  if (w->size - w->flushed < at)
+    return;
+  (void)sync_file_range(w->fd, (off64_t)w->flushed, (off64_t)(w->size - w->flushed),
+                        SYNC_FILE_RANGE_WRITE);
+  w->flushed = w->size;
+}
+
 int
 cb_blob_writer_write(struct cb_blob_writer *w, const void *data, size_t len, struct cb_error **err)
 {
   if (cb_write_all(w->fd, data, len) < 0)
     return cb_error_set(err, CB_E_SYS, errno, "write blob 'tmp/%s'", w->name);
-  if (w->hz == NULL && w->size + len >= HASH_THREAD_AT && w->size < HASH_THREAD_AT)
+  if (!w->hz_tried && w->fed + len >= HASH_THREAD_AT) {
     w->hz = hasher_start(&w->h); /* once, when the blob turns out big */
+    w->hz_tried = true;
+  }
   if (w->hz != NULL)
     hasher_feed(w->hz, data, len);
   else
-    cb_sha256_update(&w->h, data, len);
+    bhash_update(&w->h, data, len);
   w->size += len;
+  w->fed += len;
+  writeback(w, WRITEBACK_AT);
   return 0;
 }
 
@@ -500,6 +601,178 @@ uint64_t
 cb_blob_writer_size(const struct cb_blob_writer *w)
 {
   return w->size;
+}
+
+void
+cb_blob_writer_keep_marks(struct cb_blob_writer *w)
+{
+  w->keep_marks = true;
+}
+
+/* The marks as saved: magic, count, marks, then the sha256 of all that. */
+struct marks_head {
+  uint32_t magic, count;
+};
+
+/* Save W's marks (at most MARKS_MAX, thinned to every power of two MiB) on its file; best
+ * effort: a blob without them is only slower to resume. */
+static void
+marks_save(struct cb_blob_writer *w)
+{
+  struct blob_hash *b = &w->h;
+  uint64_t stride = MARK_EVERY;
+  char buf[sizeof(struct marks_head) + MARKS_MAX * sizeof(struct mark) + CB_DIGEST_LEN];
+  struct marks_head head = { MARKS_MAGIC, 0 };
+  size_t len = sizeof head;
+  struct cb_digest sum;
+
+  for (;;) {
+    size_t n = 0;
+    for (size_t i = 0; i < b->n; i++)
+      n += b->marks[i].off % stride == 0;
+    if (n <= MARKS_MAX)
+      break;
+    stride *= 2;
+  }
+  for (size_t i = 0; i < b->n; i++) {
+    if (b->marks[i].off % stride == 0 && b->marks[i].off <= w->size) {
+      memcpy(buf + len, &b->marks[i], sizeof b->marks[i]);
+      len += sizeof b->marks[i];
+      head.count++;
+    }
+  }
+  if (head.count == 0)
+    return;
+  memcpy(buf, &head, sizeof head);
+  cb_sha256_buf(buf, len, &sum);
+  memcpy(buf + len, sum.bytes, CB_DIGEST_LEN);
+  (void)fsetxattr(w->fd, MARKS_XATTR, buf, len + CB_DIGEST_LEN, 0);
+}
+
+/* The marks saved on blob FD of SIZE bytes into *OUT (caller frees); 0 when there are none or
+ * they are not what marks_save wrote. */
+static size_t
+marks_load(int fd, uint64_t size, struct mark **out)
+{
+  char buf[sizeof(struct marks_head) + MARKS_MAX * sizeof(struct mark) + CB_DIGEST_LEN];
+  struct marks_head head;
+  struct cb_digest sum;
+  ssize_t got = fgetxattr(fd, MARKS_XATTR, buf, sizeof buf);
+  size_t body;
+  struct mark *m;
+
+  *out = NULL;
+  if (got < (ssize_t)(sizeof head + CB_DIGEST_LEN))
+    return 0;
+  memcpy(&head, buf, sizeof head);
+  body = sizeof head + head.count * sizeof *m;
+  if (head.magic != MARKS_MAGIC || head.count > MARKS_MAX || (size_t)got != body + CB_DIGEST_LEN)
+    return 0;
+  cb_sha256_buf(buf, body, &sum);
+  if (memcmp(sum.bytes, buf + body, CB_DIGEST_LEN) != 0)
+    return 0;
+  m = cb__xmalloc(head.count * sizeof *m + 1);
+  memcpy(m, buf + sizeof head, head.count * sizeof *m);
+  for (size_t i = 0; i < head.count; i++) {
+    if (m[i].off == 0 || m[i].off % MARK_EVERY != 0 || m[i].off > size ||
+        (i > 0 && m[i].off <= m[i - 1].off)) {
+      free(m);
+      return 0;
+    }
+  }
+  *out = m;
+  return head.count;
+}
+
+/* Copy LEN bytes of IN from offset OFF to OUT at its file position: in the kernel where the
+ * filesystem can (copy_file_range), else through a buffer. */
+static int
+copy_range(int in, uint64_t off, int out, uint64_t len)
+{
+  loff_t pos = (loff_t)off;
+  char *buf;
+
+  while (len > 0) {
+    size_t want = len < (1u << 30) ? (size_t)len : (1u << 30);
+    ssize_t n = copy_file_range(in, &pos, out, NULL, want, 0);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n == 0) {
+      errno = EIO; /* the source shrank */
+      return -1;
+    }
+    if (n < 0)
+      break;
+    len -= (uint64_t)n;
+  }
+  if (len == 0)
+    return 0;
+  if (errno != EXDEV && errno != ENOSYS && errno != EINVAL && errno != EOPNOTSUPP)
+    return -1;
+  buf = cb__xmalloc(HASH_SLOT / 4);
+  while (len > 0) {
+    size_t want = len < HASH_SLOT / 4 ? (size_t)len : HASH_SLOT / 4;
+    ssize_t n = pread(in, buf, want, pos);
+    if (n <= 0 || cb_write_all(out, buf, (size_t)n) < 0) {
+      if (n == 0)
+        errno = EIO; /* the source shrank */
+      free(buf);
+      return -1;
+    }
+    pos += n;
+    len -= (uint64_t)n;
+  }
+  free(buf);
+  return 0;
+}
+
+int
+cb_blob_writer_copy_prefix(struct cb_blob_writer *w, const struct cb_digest *src, uint64_t len,
+                           struct cb_error **err)
+{
+  cb_autoclose int fd = -1;
+  cb_autofree struct mark *marks = NULL;
+  cb_autofree char *buf = NULL;
+  struct stat st;
+  size_t n, use = 0;
+  uint64_t pos = 0;
+
+  if (w->size != 0)
+    return cb_error_set(err, CB_E_INVALID, 0, "copy a blob's prefix into a writer not empty");
+  fd = cb_store_open_blob(w->s, src, err);
+  if (fd < 0)
+    return -1;
+  if (fstat(fd, &st) < 0)
+    return cb_error_set(err, CB_E_SYS, errno, "stat blob");
+  if (len > (uint64_t)st.st_size)
+    return cb_error_set(err, CB_E_INVALID, 0, "blob prefix of %llu bytes: the blob has %llu",
+                        (unsigned long long)len, (unsigned long long)st.st_size);
+  if (copy_range(fd, 0, w->fd, len) < 0)
+    return cb_error_set(err, CB_E_SYS, errno, "copy into blob 'tmp/%s'", w->name);
+  /* the bytes up to the last mark within the prefix need no hashing: the marks were taken on
+   * this very blob; those from there on are read and hashed (and marked) again */
+  n = marks_load(fd, (uint64_t)st.st_size, &marks);
+  while (use < n && marks[use].off <= len)
+    use++;
+  if (use > 0) {
+    bhash_resume(&w->h, &marks[use - 1]);
+    free(w->h.marks);
+    w->h.marks = cb_steal_ptr(&marks);
+    w->h.n = w->h.cap = use;
+    pos = w->h.len;
+  }
+  buf = cb__xmalloc(HASH_SLOT / 4);
+  while (pos < len) {
+    size_t want = len - pos < HASH_SLOT / 4 ? (size_t)(len - pos) : HASH_SLOT / 4;
+    ssize_t got = pread(fd, buf, want, (off_t)pos);
+    if (got <= 0)
+      return cb_error_set(err, CB_E_SYS, got < 0 ? errno : EIO, "read blob");
+    bhash_update(&w->h, buf, (size_t)got);
+    pos += (uint64_t)got;
+  }
+  w->size = len;
+  writeback(w, 1);
+  return 0;
 }
 
 static int
@@ -513,7 +786,9 @@ writer_finish(struct cb_blob_writer *w, const struct cb_digest *expect, struct c
   if (fsync(w->fd) < 0)
     return cb_error_set(err, CB_E_SYS, errno, "fsync blob 'tmp/%s'", w->name);
   hasher_stop(&w->hz, false); /* the last slots were hashed while the disk caught up */
-  cb_sha256_final(&w->h, &d);
+  if (w->keep_marks)
+    marks_save(w);
+  SHA256_Final(d.bytes, &w->h.c);
   if (expect != NULL && !cb_digest_equal(expect, &d)) {
     char want[CB_DIGEST_STR_LEN], got[CB_DIGEST_STR_LEN];
     cb_digest_string(expect, want, sizeof want);
@@ -552,7 +827,7 @@ cb_blob_writer_abort(struct cb_blob_writer *w)
   if (w->name[0] != '\0')
     unlinkat(w->s->tmp_fd, w->name, 0);
   cb__closep(&w->fd);
-  cb_sha256_release(&w->h);
+  free(w->h.marks);
   free(w);
 }
 

@@ -10,6 +10,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "tap.h"
@@ -369,6 +370,104 @@ test_concurrent_create(void)
   ok(count_entries("fresh/store/tmp") == 0, "and tmp/ is empty");
 }
 
+/* A writer of the first LEN bytes of BUF (keeping marks when MARKS); the digest into *D. */
+static bool
+put_marked(struct cb_store *s, const char *buf, size_t len, bool marks, struct cb_digest *d)
+{
+  struct cb_error *err = NULL;
+  struct cb_blob_writer *w = cb_blob_writer_new(s, &err);
+
+  if (w == NULL)
+    return false;
+  if (marks)
+    cb_blob_writer_keep_marks(w);
+  for (size_t off = 0; off < len; off += 100000) /* odd pieces: marks fall inside them */
+    if (cb_blob_writer_write(w, buf + off, len - off < 100000 ? len - off : 100000, &err) < 0) {
+      cb_blob_writer_abort(w);
+      cb_error_free(&err);
+      return false;
+    }
+  if (cb_blob_writer_commit(w, NULL, d, NULL, &err) < 0) {
+    cb_error_free(&err);
+    return false;
+  }
+  return true;
+}
+
+/* A blob made of the first PREFIX bytes of blob SRC and then TAIL: its digest and the one the
+ * same bytes get in one go agree. */
+static bool
+prefix_matches(struct cb_store *s, const struct cb_digest *src, const char *bytes, size_t prefix,
+               const char *tail, size_t tlen)
+{
+  struct cb_error *err = NULL;
+  struct cb_blob_writer *w = cb_blob_writer_new(s, &err);
+  struct cb_digest got, want;
+  char *all = malloc(prefix + tlen + 1);
+  bool good;
+
+  memcpy(all, bytes, prefix);
+  memcpy(all + prefix, tail, tlen);
+  cb_sha256_buf(all, prefix + tlen, &want);
+  free(all);
+  good = w != NULL && cb_blob_writer_copy_prefix(w, src, prefix, &err) == 0 &&
+         cb_blob_writer_size(w) == prefix && cb_blob_writer_write(w, tail, tlen, &err) == 0;
+  if (w != NULL && !good)
+    cb_blob_writer_abort(w);
+  else if (w != NULL && cb_blob_writer_commit(w, NULL, &got, NULL, &err) < 0)
+    good = false;
+  cb_error_free(&err);
+  return good && cb_digest_equal(&got, &want) && cb_store_verify_blob(s, &got, NULL) == 0;
+}
+
+static void
+test_copy_prefix(struct cb_store *s)
+{
+  size_t len = 9 * 1024 * 1024 + 777;
+  char *buf = malloc(len), *tail = malloc(6 * 1024 * 1024);
+  struct cb_digest marked, plain, other;
+  struct cb_error *err = NULL;
+  struct cb_blob_writer *w;
+  char path[4096], hex[CB_DIGEST_HEX_LEN + 1];
+
+  for (size_t i = 0; i < len; i++)
+    buf[i] = (char)(i * 2654435761u >> 13);
+  for (size_t i = 0; i < 6 * 1024 * 1024; i++)
+    tail[i] = (char)(i * 40503u >> 7);
+  ok(put_marked(s, buf, len, true, &marked), "a blob with marks");
+  ok(put_marked(s, buf, len - 1, false, &plain), "a blob without");
+  ok(prefix_matches(s, &marked, buf, 0, tail, 10), "prefix 0");
+  ok(prefix_matches(s, &marked, buf, 1024 * 1024, tail, 10), "prefix on a mark");
+  ok(prefix_matches(s, &marked, buf, 5 * 1024 * 1024 + 512, tail, 6 * 1024 * 1024),
+     "prefix past a mark, a big tail hashed on the thread");
+  ok(prefix_matches(s, &marked, buf, len, tail, 0), "the whole blob");
+  ok(prefix_matches(s, &plain, buf, 3 * 1024 * 1024 + 5, tail, 100), "a blob without marks");
+  /* marks that are not ours are ignored, never trusted */
+  cb_digest_hex(&marked, hex, sizeof hex);
+  snprintf(path, sizeof path, "%s/blobs/sha256/%s", root, hex);
+  ok(setxattr(path, "user.cbuild.sha256-marks", "CBM1garbage", 11, 0) == 0 || errno == ENOTSUP,
+     "garble the marks");
+  ok(prefix_matches(s, &marked, buf, 4 * 1024 * 1024, tail, 100), "garbled marks are ignored");
+  /* misuse and failures */
+  w = cb_blob_writer_new(s, &err);
+  ok(w != NULL && cb_blob_writer_copy_prefix(w, &marked, len + 1, &err) == -1 && err &&
+         err->kind == CB_E_INVALID,
+     "a prefix longer than the blob is CB_E_INVALID");
+  cb_error_free(&err);
+  cb_sha256_buf("absent", 6, &other);
+  ok(cb_blob_writer_copy_prefix(w, &other, 1, &err) == -1 && err && err->kind == CB_E_NOTFOUND,
+     "an absent blob is CB_E_NOTFOUND");
+  cb_error_free(&err);
+  ok(cb_blob_writer_write(w, "x", 1, &err) == 0 &&
+         cb_blob_writer_copy_prefix(w, &marked, 1, &err) == -1 && err && err->kind == CB_E_INVALID,
+     "a writer that is not empty is CB_E_INVALID");
+  cb_error_free(&err);
+  cb_blob_writer_abort(w);
+  ok(count_entries("tmp") == 0, "nothing left in tmp/");
+  free(buf);
+  free(tail);
+}
+
 int
 main(void)
 {
@@ -385,6 +484,7 @@ main(void)
   test_blobs(s);
   test_ingest(s);
   test_writer(s);
+  test_copy_prefix(s);
   test_lock(s);
   test_files(s);
   test_concurrent_create();

@@ -83,6 +83,15 @@ CB_API int cb_blob_writer_write(struct cb_blob_writer *w, const void *data, size
                                 struct cb_error **err);
 /* Bytes written so far. */
 CB_API uint64_t cb_blob_writer_size(const struct cb_blob_writer *w);
+/* Start the empty writer W with the first LEN bytes of blob SRC: copied in the kernel where the
+ * filesystem can (copy_file_range, a reflink on some), and hashed only from the last hash state
+ * kept with SRC (see keep_marks) before LEN.  CB_E_INVALID when W is not empty or SRC is
+ * shorter; CB_E_NOTFOUND when SRC is absent. */
+CB_API int cb_blob_writer_copy_prefix(struct cb_blob_writer *w, const struct cb_digest *src,
+                                      uint64_t len, struct cb_error **err);
+/* Keep the hash state at every few MiB with the blob when it is committed (an xattr of its
+ * file, where the filesystem has them), for a later cb_blob_writer_copy_prefix of it. */
+CB_API void cb_blob_writer_keep_marks(struct cb_blob_writer *w);
 /* fsync, check EXPECT (may be NULL), rename into blobs/.  Consumes w, success or not. */
 CB_API int cb_blob_writer_commit(struct cb_blob_writer *w, const struct cb_digest *expect,
                                  struct cb_digest *out, uint64_t *size, struct cb_error **err);
