@@ -73,7 +73,14 @@ describe("cbuild.container.config units and caps", function()
     assert.are.same({ Type = "bind", Source = "/a", Destination = "/b", Mode = "ro", RW = false,
       Propagation = "rprivate" }, config.parse_volume "/a:/b:ro")
     assert.is_true(config.parse_volume("/a:/b").RW)
-    assert.error_matches(function() config.parse_volume "named:/b" end, "named volumes")
+    assert.are.same({ Type = "volume", Name = "named", Destination = "/b", Driver = "local", Mode = "z", RW = true,
+      Propagation = "", NoCopy = true }, config.parse_volume "named:/b:nocopy")
+    assert.are.same({ Type = "volume", Destination = "/anon", Driver = "local", Mode = "", RW = true,
+      Propagation = "" }, config.parse_volume "/anon")
+    assert.error_matches(function() config.parse_volume "bad name:/b" end, "invalid characters")
+    assert.error_matches(function() config.parse_volume "named:b" end, "the container path must be absolute")
+    assert.error_matches(function() config.parse_mount "type=volume,src=x" end, "target is required")
+    assert.are.same({ tmpfs = "/t:size=1m" }, config.parse_mount "type=tmpfs,target=/t,tmpfs-size=1m")
     assert.are.same({ type = "tmpfs", target = "/run", size = 1048576, mode = 448 },
       config.parse_tmpfs "/run:size=1m,mode=700")
     local ok, e = pcall(config.parse_volume, "/a:/b:zz")

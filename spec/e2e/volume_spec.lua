@@ -1,6 +1,7 @@
 -- volume create/ls/inspect/rm/prune: docker's named volumes under <root>/volumes.
 local h = require "spec.helpers"
 local json = require "cbuild.core.json"
+local q = h.quote
 
 local root
 
@@ -49,5 +50,59 @@ describe("volume", function()
     assert.are.equal("data\ntagged\n", ok "volume ls -q")
     ok "volume prune -a -f"
     assert.are.equal("", ok "volume ls -q")
+  end)
+
+  describe("mounted into containers", function()
+    setup(function()
+      h.ok(string.format("CBUILD_ROOT=%s %s/examples/busybox/make-busybox.sh %s busybox", q(root), q(h.src),
+        q(h.bin)))
+    end)
+
+    it("-v NAME:PATH keeps files across containers, made on first use; :ro is read-only", function()
+      ok "run --rm -v keep:/data busybox sh -c 'echo kept > /data/f'"
+      assert.are.equal("kept\n", ok "run --rm -v keep:/data:ro busybox cat /data/f")
+      local status, _, err = h.cbuild(root, "run --rm -v keep:/data:ro busybox touch /data/g")
+      assert.are.equal(1, status)
+      assert.matches("Read%-only file system", err)
+      ok "run --name insp -v keep:/data busybox true"
+      local m = json.decode(ok "inspect -f '{{json .Mounts}}' insp")
+      assert.are.equal("volume", m[1].Type)
+      assert.are.equal("keep", m[1].Name)
+      assert.are.equal(root .. "/volumes/keep/_data", m[1].Source)
+      status = h.cbuild(root, "volume rm keep")
+      assert.are.equal(1, status) -- in use by the stopped container
+      ok "rm insp"
+      ok "volume rm keep"
+    end)
+
+    it("copies the image's files into an empty volume, unless nocopy", function()
+      assert.are.equal("group\npasswd\n", ok "run --rm --mount type=volume,src=etc,dst=/etc busybox ls /etc")
+      assert.are.same({ "group", "passwd" }, h.listdir(root .. "/volumes/etc/_data"))
+      assert.are.equal("", ok "run --rm -v bare:/etc:nocopy busybox ls /etc")
+    end)
+
+    it("gives an image's VOLUME an anonymous volume, removed by rm -v and by --rm", function()
+      local ctx = h.tmpdir "volctx"
+      h.write(ctx .. "/Dockerfile", "FROM busybox\nRUN mkdir /state && echo seed > /state/s\nVOLUME /state\n")
+      ok("build -q -t withvol " .. q(ctx))
+      local before = #h.listdir(root .. "/volumes")
+      assert.are.equal("seed\n", ok "run --name av withvol sh -c 'cat /state/s; echo more > /state/m'")
+      assert.are.equal(before + 1, #h.listdir(root .. "/volumes"))
+      ok "rm -v av"
+      assert.are.equal(before, #h.listdir(root .. "/volumes"))
+      ok "run --rm withvol true"
+      assert.are.equal(before, #h.listdir(root .. "/volumes"))
+    end)
+
+    it("--mount type=bind and type=tmpfs", function()
+      local dir = h.tmpdir "bindsrc"
+      h.write(dir .. "/x", "bound\n")
+      assert.are.equal("bound\n", ok("run --rm --mount type=bind,source=" .. q(dir) .. ",target=/b,readonly "
+        .. "busybox cat /b/x"))
+      assert.matches("tmpfs on /t type tmpfs", ok "run --rm --mount type=tmpfs,target=/t busybox mount")
+      local status, _, err = h.cbuild(root, "run --rm --mount type=bind,source=/no/such,target=/b busybox true")
+      assert.are.equal(125, status)
+      assert.matches("bind source path does not exist: /no/such", err, 1, true)
+    end)
   end)
 end)

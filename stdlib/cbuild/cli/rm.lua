@@ -1,4 +1,5 @@
--- cbuild rm [-f] CONTAINER...: remove containers (-f kills a running one first).
+-- cbuild rm [-f] [-v] CONTAINER...: remove containers (-f kills a running one first, -v removes
+-- their anonymous volumes).
 local proc = require "cbuild.core.proc"
 local runtime = require "cbuild.container.runtime"
 local state = require "cbuild.container.state"
@@ -7,7 +8,7 @@ local M = { summary = "Remove one or more containers" }
 
 function M.setup(cmd)
   cmd:flag("-f --force", "Force the removal of a running container (uses SIGKILL).")
-  cmd:flag("-v --volumes", "Remove anonymous volumes (there are none).")
+  cmd:flag("-v --volumes", "Remove anonymous volumes associated with the container.")
   cmd:argument("container", "Container name or ID."):args "+"
 end
 
@@ -26,7 +27,7 @@ function M.run(args, ctx)
       end
     end
     if c then
-      runtime.remove(imgs, c)
+      runtime.remove(imgs, c, { volumes = args.volumes })
       io.stdout:write(name, "\n")
     else
       io.stderr:write("Error response from daemon: ", err, "\n")

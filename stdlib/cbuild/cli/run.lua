@@ -26,7 +26,10 @@ function M.flags(p)
   p:option("-u --user", "Username or UID (format: <name|uid>[:<group|gid>]).")
   p:option("--entrypoint", "Overwrite the default ENTRYPOINT of the image.")
   p:option("-h --hostname", "Container host name.")
-  p:option("-v --volume", "Bind mount a volume (HOST:CONTAINER[:ro])."):count "*"
+  p:option("-v --volume", "Bind mount a host path (/HOST:CONTAINER[:ro]) or a named volume "
+    .. "(NAME:CONTAINER[:ro|nocopy]); CONTAINER alone: an anonymous volume."):count "*"
+  p:option("--mount", "Attach a filesystem mount: type=bind|volume|tmpfs,source=...,target=...[,readonly]."
+    ):count "*"
   p:option("--tmpfs", "Mount a tmpfs directory (PATH[:size=N,mode=M])."):count "*"
   p:flag("--read-only", "Mount the container's root filesystem as read only.")
   p:option("--network --net", "Connect a container to a network: bridge (the default: cbuild0, with "
@@ -65,7 +68,7 @@ local function opts_of(o)
   return {
     image = o.image, cmd = o.command, detach = o.detach, interactive = o.interactive, tty = o.tty,
     rm = o.rm, name = o.name, env = o.env, env_file = o.env_file, workdir = o.workdir, user = o.user,
-    entrypoint = o.entrypoint, hostname = o.hostname, volumes = o.volume, tmpfs = o.tmpfs,
+    entrypoint = o.entrypoint, hostname = o.hostname, volumes = o.volume, mounts = o.mount, tmpfs = o.tmpfs,
     read_only = o.read_only, network = o.network, publish = o.publish, publish_all = o.publish_all,
     cap_add = o.cap_add, cap_drop = o.cap_drop,
     privileged = o.privileged, init = o.init, memory = o.memory, memory_swap = o.memory_swap,

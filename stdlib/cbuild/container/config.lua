@@ -131,27 +131,93 @@ local function apply_env(env, list)
   return env
 end
 
---- Parse -v HOST:CTR[:ro|rw] into a mount (host paths only: named volumes are not supported).
+-- A volume mount's options ("ro", "rw", "nocopy", SELinux's "z"/"Z" accepted) into m.
+local function volume_options(m, spec, opts)
+  for o in (opts or ""):gmatch "[^,]+" do
+    if o == "ro" or o == "rw" then
+      m.RW, m.Mode = o == "rw", o == "ro" and "ro" or m.Mode
+    elseif o == "nocopy" and m.Type == "volume" then
+      m.NoCopy = true
+    elseif o ~= "z" and o ~= "Z" then
+      fail("invalid mode: %s", o)
+    end
+  end
+  if not m.Destination:match "^/" then
+    fail("invalid volume specification: '%s': the container path must be absolute", spec)
+  end
+  return m
+end
+
+--- Parse -v into a mount: HOST:CTR[:OPTS] binds an absolute host path, NAME:CTR[:OPTS] mounts
+--- the named volume (made on first use, as docker), and a lone CTR an anonymous volume.  A
+--- volume's Name is nil for an anonymous one and its Source is filled when it is created.
 function M.parse_volume(spec)
   local parts = {}
   for p in (spec .. ":"):gmatch "([^:]*):" do
     parts[#parts + 1] = p
   end
-  if #parts < 2 or #parts > 3 then
+  if #parts == 1 and parts[1]:match "^/" then
+    return volume_options({ Type = "volume", Destination = parts[1], Driver = "local", Mode = "", RW = true,
+      Propagation = "" }, spec)
+  end
+  if #parts < 2 or #parts > 3 or parts[1] == "" then
     fail("invalid volume specification: '%s'", spec)
   end
-  local src, dst, mode = parts[1], parts[2], parts[3] or "rw"
-  if not src:match "^/" then
-    fail("invalid volume specification: '%s': named volumes are not supported, use an absolute host path", spec)
+  local src, dst = parts[1], parts[2]
+  if src:match "^/" then
+    return volume_options({ Type = "bind", Source = src, Destination = dst, Mode = "", RW = true,
+      Propagation = "rprivate" }, spec, parts[3])
   end
-  if not dst:match "^/" then
-    fail("invalid volume specification: '%s': the container path must be absolute", spec)
+  if not src:match "^[a-zA-Z0-9][a-zA-Z0-9_.-]+$" then
+    fail("invalid volume specification: '%s': \"%s\" includes invalid characters for a local volume name, "
+      .. "only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed; if you intended to pass a host directory, use "
+      .. "absolute path", spec, src)
   end
-  if mode ~= "ro" and mode ~= "rw" then
-    fail("invalid mode: %s", mode)
+  return volume_options({ Type = "volume", Name = src, Destination = dst, Driver = "local", Mode = "z", RW = true,
+    Propagation = "" }, spec, parts[3])
+end
+
+--- Parse --mount type=bind|volume|tmpfs,source=...,target=...[,readonly][,volume-nocopy]
+--- [,tmpfs-size=N][,tmpfs-mode=M]: a mount (as parse_volume's), or {tmpfs = <--tmpfs spec>}.
+function M.parse_mount(spec)
+  local f = {}
+  for kv in spec:gmatch "[^,]+" do
+    local k, v = kv:match "^([^=]+)=(.*)$"
+    f[(k or kv):lower()] = v or true
   end
-  return { Type = "bind", Source = src, Destination = dst, Mode = mode ~= "rw" and mode or "",
-    RW = mode == "rw", Propagation = "rprivate" }
+  local typ = f.type or "volume"
+  local dst = f.target or f.destination or f.dst
+  if type(dst) ~= "string" or dst == "" then
+    fail("invalid argument \"%s\" for \"--mount\" flag: target is required", spec)
+  end
+  local ro = f.readonly == true or f.readonly == "true" or f.readonly == "1" or f.ro == true or f.ro == "true"
+  local src = f.source or f.src
+  if typ == "tmpfs" then
+    local o = {}
+    if f["tmpfs-size"] then
+      o[#o + 1] = "size=" .. f["tmpfs-size"]
+    end
+    if f["tmpfs-mode"] then
+      o[#o + 1] = "mode=" .. f["tmpfs-mode"]
+    end
+    return { tmpfs = dst .. (#o > 0 and (":" .. table.concat(o, ",")) or "") }
+  elseif typ == "bind" then
+    if type(src) ~= "string" or not src:match "^/" then
+      fail("invalid argument \"%s\" for \"--mount\" flag: a bind mount needs an absolute source", spec)
+    end
+    if not require("cbuild.core.fs").exists(src) then
+      fail("invalid mount config for type \"bind\": bind source path does not exist: %s", src)
+    end
+    return volume_options({ Type = "bind", Source = src, Destination = dst, Mode = ro and "ro" or "", RW = not ro,
+      Propagation = "rprivate" }, spec)
+  elseif typ == "volume" then
+    local m = type(src) == "string" and src ~= "" and M.parse_volume(src .. ":" .. dst)
+      or M.parse_volume(dst)
+    m.RW, m.Mode = not ro, ro and "ro" or m.Mode
+    m.NoCopy = f["volume-nocopy"] == true or f["volume-nocopy"] == "true" or nil
+    return m
+  end
+  fail("invalid argument \"%s\" for \"--mount\" flag: unknown mount type %q", spec, tostring(typ))
 end
 
 --- Parse --tmpfs /path[:size=64m,mode=1777].
@@ -348,12 +414,43 @@ function M.new(imgs, img, opts)
 
   local mounts = arr {}
   local binds = arr {}
+  local tmpfs_specs = { table.unpack(opts.tmpfs or {}) }
   for _, v in ipairs(opts.volumes or {}) do
     mounts[#mounts + 1] = M.parse_volume(v)
     binds[#binds + 1] = v
   end
+  for _, spec in ipairs(opts.mounts or {}) do
+    local m = M.parse_mount(spec)
+    if m.tmpfs then
+      tmpfs_specs[#tmpfs_specs + 1] = m.tmpfs
+    else
+      mounts[#mounts + 1] = m
+    end
+  end
+  -- the image's VOLUMEs that no mount covers become anonymous volumes, as docker's
+  local covered = {}
+  for _, m in ipairs(mounts) do
+    covered[m.Destination] = true
+  end
+  local image_volumes = {}
+  for path in pairs(icfg.Volumes or {}) do
+    image_volumes[#image_volumes + 1] = path
+  end
+  table.sort(image_volumes)
+  for _, path in ipairs(image_volumes) do
+    if not covered[path] then
+      mounts[#mounts + 1] = M.parse_volume(path)
+    end
+  end
+  local volumes = require "cbuild.container.volumes"
+  for _, m in ipairs(mounts) do
+    if m.Type == "volume" then
+      local v = volumes.create(imgs, m.Name)
+      m.Name, m.Source = v.Name, v.Mountpoint
+    end
+  end
   local tmpfs = json.object {}
-  for _, t in ipairs(opts.tmpfs or {}) do
+  for _, t in ipairs(tmpfs_specs) do
     local m = M.parse_tmpfs(t)
     tmpfs[m.target] = t:match "^[^:]+:(.*)$" or ""
   end
@@ -380,7 +477,7 @@ function M.new(imgs, img, opts)
     Env = full_env,
     Cmd = cmd and arr(cmd) or json.null,
     Image = opts.image,
-    Volumes = json.null,
+    Volumes = icfg.Volumes and next(icfg.Volumes) and icfg.Volumes or json.null,
     WorkingDir = opts.workdir or icfg.WorkingDir or "",
     Entrypoint = entrypoint and arr(entrypoint) or json.null,
     Labels = M.labels(icfg.Labels, opts.label_file, opts.labels),
@@ -435,7 +532,7 @@ function M.new(imgs, img, opts)
       argv = arr(argv),
       caps = (not all) and arr(caps) or nil,
       privileged = (opts.privileged or all) or false,
-      tmpfs = arr(opts.tmpfs),
+      tmpfs = arr(tmpfs_specs),
       cgroup = "cbuild/" .. id,
     },
   }

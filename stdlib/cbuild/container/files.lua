@@ -4,7 +4,6 @@
 local archive = require "cbuild.core.archive"
 local fs = require "cbuild.core.fs"
 local errors = require "cbuild.errors"
-local runtime = require "cbuild.container.runtime"
 local state = require "cbuild.container.state"
 
 local M = {}
@@ -15,6 +14,7 @@ function M.with_rootfs(imgs, c, fn)
   if c.State.Running then
     return fn(rootfs) -- mounted by the container's supervisor for as long as it runs
   end
+  local runtime = require "cbuild.container.runtime" -- which needs this module for volumes
   runtime.mount_rootfs(imgs, c)
   local _ <close> = setmetatable({}, { __close = function()
     runtime.umount_rootfs(imgs, c)

@@ -16,6 +16,7 @@ local user = require "cbuild.build.user"
 local config = require "cbuild.container.config"
 local network = require "cbuild.container.network"
 local state = require "cbuild.container.state"
+local volumes = require "cbuild.container.volumes"
 
 local M = {}
 
@@ -139,6 +140,9 @@ function M.start(imgs, c, io_)
         if not fs.exists(m.Source) then
           errors.need("create bind source '" .. m.Source .. "'", fs.mkdir_p(m.Source, tonumber("755", 8)))
         end
+        mounts[#mounts + 1] = { type = "bind", source = m.Source, target = m.Destination, readonly = not m.RW }
+      elseif m.Type == "volume" then
+        volumes.fill(imgs, m, rootfs)
         mounts[#mounts + 1] = { type = "bind", source = m.Source, target = m.Destination, readonly = not m.RW }
       end
     end
@@ -269,6 +273,7 @@ function M.finish(imgs, c, h, status, remove)
   M.umount_rootfs(imgs, c)
   if remove then
     errors.need("remove container " .. c.Id, fs.rm_rf(state.dir(imgs, c.Id)))
+    volumes.remove_anonymous(imgs, c)
     return nil
   end
   return state.update(imgs, c.Id, function(s)
@@ -288,7 +293,7 @@ function M.finish(imgs, c, h, status, remove)
 end
 
 --- Remove a container that is not running: its mounts, cgroup and directory.
-function M.remove(imgs, c)
+function M.remove(imgs, c, opts)
   network.teardown(imgs, c.Id)
   M.umount_rootfs(imgs, c)
   local cg = cgroup.open(c.Cbuild.cgroup)
@@ -297,6 +302,9 @@ function M.remove(imgs, c)
     cg:close()
   end
   errors.need("remove container " .. c.Id, fs.rm_rf(state.dir(imgs, c.Id)))
+  if (opts and opts.volumes) or c.HostConfig.AutoRemove then -- rm -v, and --rm, as docker
+    volumes.remove_anonymous(imgs, c)
+  end
 end
 
 --- Clean up after a supervisor that died without doing it (a foreground cbuild or a monitor

@@ -107,6 +107,42 @@ function M.remove(imgs, name, force)
   errors.need("remove volume " .. name, fs.rm_rf(base(imgs) .. "/" .. name))
 end
 
+--- Before a container's first start with volume mount m: an empty volume takes a copy of
+--- what the image has at the mount path (owner and mode of the directory too), as docker's
+--- copy-up, unless the mount says nocopy.  rootfs: the container's mounted rootfs.
+function M.fill(imgs, m, rootfs)
+  if m.NoCopy or #(fs.readdir(m.Source) or { "?" }) > 0 then
+    return
+  end
+  local src = fs.resolve_in_root(rootfs, m.Destination)
+  local st = src and fs.stat(src)
+  if not st or st.type ~= "dir" then
+    return
+  end
+  fs.chmod(m.Source, st.mode)
+  fs.chown(m.Source, st.uid, st.gid)
+  if #(fs.readdir(src) or {}) == 0 then
+    return
+  end
+  local files = require "cbuild.container.files"
+  local archive = require "cbuild.core.archive"
+  local tmp, _ <close> = files.scratch(imgs, "volume")
+  local w = errors.need("copy into volume " .. m.Name, archive.writer(tmp .. "/copy.tar", {}))
+  files.add_tree(w, src, "", { keep_owner = true })
+  errors.need("copy into volume " .. m.Name, w:close())
+  files.unpack(tmp .. "/copy.tar", m.Source)
+end
+
+--- Remove the anonymous volumes container c mounted (rm -v, --rm) that nothing else uses.
+function M.remove_anonymous(imgs, c)
+  for _, m in ipairs(c.Mounts or {}) do
+    local v = m.Type == "volume" and M.get(imgs, m.Name or "")
+    if v and M.anonymous(v) and #M.users(imgs, v.Name) == 0 then
+      M.remove(imgs, v.Name)
+    end
+  end
+end
+
 --- True for an anonymous volume.
 function M.anonymous(v)
   return (v.Labels or {})[M.ANONYMOUS] ~= nil
