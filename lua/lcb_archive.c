@@ -688,6 +688,24 @@ l_layer_from_diff(lua_State *L)
   return 2;
 }
 
+/* archive.index_blob(path) -> digest | false (absent, or not an index) | nil, msg, code */
+static int
+l_index_blob(lua_State *L)
+{
+  const char *path = luaL_checkstring(L, 1);
+  struct cb_error *err = NULL;
+  struct cb_digest d;
+  int r = cb_tar_index_blob(path, &d, &err);
+
+  if (r < 0)
+    return lcb_pushfail(L, &err);
+  if (r == 0)
+    lua_pushboolean(L, 0);
+  else
+    lcb_pushdigest(L, &d);
+  return 1;
+}
+
 static const luaL_Reg writer_methods[] = { { "add", l_writer_add },
                                            { "add_tree", l_writer_add_tree },
                                            { "reused", l_writer_reused },
@@ -716,6 +734,7 @@ static const luaL_Reg funcs[] = { { "layer_writer", l_layer_writer },
                                   { "layer_from_diff", l_layer_from_diff },
                                   { "compress", l_compress },
                                   { "decompress", l_decompress },
+                                  { "index_blob", l_index_blob },
                                   { NULL, NULL } };
 
 int

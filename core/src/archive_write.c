@@ -325,6 +325,26 @@ index_save(struct tar_index *ix, const struct cb_digest *d, uint64_t size)
     cb_error_free(&err);
 }
 
+int
+cb_tar_index_blob(const char *index, struct cb_digest *out, struct cb_error **err)
+{
+  char head[INDEX_HEAD];
+  cb_autoclose int fd = open(index, O_RDONLY | O_CLOEXEC);
+  ssize_t n;
+
+  if (fd < 0 && errno == ENOENT)
+    return 0;
+  if (fd < 0)
+    return cb_error_set(err, CB_E_SYS, errno, "open '%s'", index);
+  n = cb_read_retry(fd, head, sizeof head);
+  if (n < 0)
+    return cb_error_set(err, CB_E_SYS, errno, "read '%s'", index);
+  if ((size_t)n < sizeof head || memcmp(head, INDEX_MAGIC, sizeof INDEX_MAGIC - 1) != 0)
+    return 0;
+  memcpy(out->bytes, head + sizeof INDEX_MAGIC - 1, CB_DIGEST_LEN);
+  return 1;
+}
+
 static void
 index_free(struct tar_index *ix)
 {

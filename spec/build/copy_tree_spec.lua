@@ -138,6 +138,38 @@ describe("COPY of a directory tree", function()
       assert.are.equal(20 + 3 + 2, all)
     end)
 
+    it("a big layer changed in its middle: the unchanged start copied, the bytes of a fresh write", function()
+      local dir = h.tmpdir "indexed-big"
+      for i = 1, 48 do -- 48 x 200 KiB: marks every MiB, a tail hashed on the writer's thread
+        h.write(string.format("%s/f%02d", dir, i), string.rep(string.char(65 + i % 26), 200 * 1024 - i))
+      end
+      local s = assert(store.open(h.tmpdir "indexed-big-store", { create = true }))
+      local index = h.tmpdir "indexed-big-cache" .. "/index"
+      local first = layer(s, dir, index)
+      assert.are.equal(first, archive.index_blob(index))
+      for _, f in ipairs { "f20", "f03", "f47" } do
+        h.write(dir .. "/" .. f, "changed " .. f)
+        local d, reused = layer(s, dir, index)
+        assert.are.equal(48 + 2 - 1, reused) -- every entry but the changed file
+        assert.are.equal(d, (layer(s, dir)))
+        assert(s:verify(d))
+      end
+    end)
+
+    it("archive.index_blob: the layer of an index, false for no index, raises on misuse", function()
+      local dir = h.tmpdir "ixblob"
+      h.write(dir .. "/junk", "cbuild-tar-index 1\nshort")
+      assert.is_false(archive.index_blob(dir .. "/junk"))
+      assert.is_false(archive.index_blob(dir .. "/absent"))
+      local d, msg, code = archive.index_blob(dir)
+      assert.is_nil(d)
+      assert.matches(dir, msg, 1, true)
+      assert.are.equal("EISDIR", code)
+      assert.error_matches(function()
+        archive.index_blob {}
+      end, "string expected")
+    end)
+
     it("ignores an index that is not its own or whose layer is gone", function()
       local dir = h.tmpdir "indexed2"
       h.write(dir .. "/f", "x")

@@ -100,6 +100,9 @@ CB_API struct cb_tar_writer *cb_tar_writer_new_layer(struct cb_store *s, struct 
  * replaced by this layer's (best effort: a failure to save it is not an error). */
 CB_API struct cb_tar_writer *cb_tar_writer_new_layer_indexed(struct cb_store *s, const char *index,
                                                              struct cb_error **err);
+/* The blob an index file (of cb_tar_writer_new_layer_indexed) lists entries of, into *OUT: 1,
+ * or 0 when INDEX is absent or not an index (gc drops it), -1 for another failure. */
+CB_API int cb_tar_index_blob(const char *index, struct cb_digest *out, struct cb_error **err);
 /* Entries an indexed writer copied from the earlier layer so far. */
 CB_API uint64_t cb_tar_writer_reused(const struct cb_tar_writer *w);
 /* A plain tar writer onto FD (not owned, not closed). */

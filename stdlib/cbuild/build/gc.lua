@@ -12,6 +12,9 @@
 -- and cache mount, and every blob or record written since the oldest lease began; blobs are only
 -- named after their commit, so nothing half-written is ever under blobs/.
 --
+-- COPY indexes (cache/copy-index/, which entries of a COPY's last layer lie where) go with the
+-- layer they describe: swept once its blob is gone, and every one with the build cache ("all").
+--
 -- Engine module: failures raise cbuild.errors.
 local fs = require "cbuild.core.fs"
 local json = require "cbuild.core.json"
@@ -168,6 +171,22 @@ local function all_blobs(root)
       if st then
         out["sha256:" .. name] = { size = st.size, mtime = changed_at(st) }
       end
+    end
+  end
+  return out
+end
+
+-- COPY indexes: a list of {path =, blob = digest or false (not an index), mtime =, size =}.
+local function copy_indexes(root)
+  local archive = require "cbuild.core.archive"
+  local out = {}
+  local dir = root .. "/cache/copy-index"
+  for _, name in ipairs(fs.readdir(dir) or {}) do
+    local path = dir .. "/" .. name
+    local st = fs.lstat(path)
+    if st and st.type == "file" then
+      out[#out + 1] = { path = path, blob = archive.index_blob(path) or false, mtime = changed_at(st),
+        size = st.size }
     end
   end
   return out
@@ -353,6 +372,9 @@ function M.usage(images)
     end
     local mounts = fs.readdir(root .. "/cache/mounts") or {}
     cache_size = cache_size + M.du(root .. "/cache/mounts")
+    for _, ix in ipairs(copy_indexes(root)) do
+      cache_size = cache_size + ix.size
+    end
     local cache_active = #s.leases
     rows = {
       { type = "Images", total = #digests, active = active, size = img_size,
@@ -371,12 +393,13 @@ end
 --- images, "all": every image no container uses), cache (nil, "dangling": records whose layer
 --- no image holds, "all": every record and the RUN --mount caches).  Returns a report:
 --- {reclaimed = bytes, containers = {id}, images = {{untagged = ref} | {deleted = digest}},
---- records = n, blobs = n, snapshots = n, kept_for_builds = n live builds}.
+--- records = n, blobs = n, snapshots = n, indexes = n COPY indexes, kept_for_builds = n live builds}.
 function M.prune(images, opts)
   opts = opts or {}
   local blobs = images.blobs
   local root = images.root
-  local report = { reclaimed = 0, containers = {}, images = {}, records = 0, blobs = 0, snapshots = 0 }
+  local report = { reclaimed = 0, containers = {}, images = {}, records = 0, blobs = 0, snapshots = 0,
+    indexes = 0 }
   local cstate = require "cbuild.container.state"
   if opts.containers then
     local runtime = require "cbuild.container.runtime"
@@ -490,6 +513,15 @@ function M.prune(images, opts)
           report.blobs = report.blobs + 1
           report.reclaimed = report.reclaimed + b.size
         end
+      end
+    end
+
+    -- sweep COPY indexes whose layer is gone (all of them with the whole cache)
+    for _, ix in ipairs(copy_indexes(root)) do
+      local gone = not ix.blob or not blobs:has(ix.blob)
+      if ix.mtime < cutoff and (gone or opts.cache == "all") and fs.unlink(ix.path) then
+        report.indexes = report.indexes + 1
+        report.reclaimed = report.reclaimed + ix.size
       end
     end
 
