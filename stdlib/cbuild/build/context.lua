@@ -275,6 +275,65 @@ function Context:tree(relpath)
   return t
 end
 
+--- What RUN --mount=type=bind of relpath (resolved already) shows, as BuildKit mounts the
+--- context after .dockerignore: relpath's host path itself where no pattern can leave anything
+--- out (no patterns: the common, fast case); else a new directory made with fs.mkdtemp(prefix)
+--- that holds only the entries a COPY would see, as hard links (their bytes are the context's:
+--- for a read-only mount) or, with opts.writable, as copies that the step may change.  Returns
+--- the path to bind and that directory (for the caller to remove), or nil when relpath itself
+--- is ignored.
+function Context:view(relpath, prefix, opts)
+  local rel = normalize(relpath)
+  local host = self:host(rel)
+  local ignored = rel ~= "." and self.ignore:matches(rel)
+  local st = fs.lstat(host)
+  if #self.ignore.patterns == 0 or not st or st.type ~= "dir" then
+    return not ignored and host or nil
+  end
+  if rel ~= "." and not ignored and not self.ignore:may_match_below(rel) then
+    return host -- (may_match_below answers for what lies deeper than the root's own entries)
+  end
+  local items = self:tree(rel):items "."
+  if ignored and #items <= 1 then
+    return nil
+  end
+  local dir = errors.need("bind the build context", fs.mkdtemp(prefix))
+  local writable = opts and opts.writable
+  local dirs = {}
+  local ok, err = pcall(function()
+    for _, e in ipairs(items) do
+      local src, dst = host .. "/" .. e.rel, dir .. "/" .. e.rel
+      if e.rel == "." then
+        dirs[#dirs + 1] = e
+      elseif e.type == "dir" then
+        errors.need("bind the build context", fs.mkdir_p(dst, 448))
+        dirs[#dirs + 1] = e
+      elseif e.type == "file" then
+        if writable or not fs.link(src, dst) then -- another filesystem: a copy
+          errors.need("bind the build context", fs.copy_file(src, dst, { mode = e.mode }))
+          fs.chown(dst, e.uid, e.gid)
+        end
+      elseif e.type == "symlink" then
+        errors.need("bind the build context", fs.symlink(e.target, dst))
+      elseif e.type == "fifo" then
+        fs.mkfifo(dst, e.mode)
+      end
+    end
+    for i = #dirs, 1, -1 do -- modes, owners and times last: a 0555 directory was filled first
+      local e = dirs[i]
+      local dst = e.rel == "." and dir or (dir .. "/" .. e.rel)
+      fs.chmod(dst, e.mode)
+      fs.chown(dst, e.uid, e.gid)
+      fs.utimes(dst, e.mtime, e.mtime_ns, e.mtime, e.mtime_ns)
+    end
+  end)
+  if not ok then
+    fs.rm_rf(dir)
+    error(err, 0)
+  end
+  return dir, dir
+end
+
 --- Everything under relpath that is not ignored, relpath itself first: a list of {rel=,
 --- type=, st=} (st with lstat's fields) in byte order of the path, so directories come
 --- before their contents.  Symlinks are entries, never followed.

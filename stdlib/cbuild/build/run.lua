@@ -176,10 +176,19 @@ local function sandbox_mounts(solver, st, env, views)
         errors.raise_at(st.loc, "RUN --mount=type=bind needs a build context")
       end
       local host = fs.resolve_in_root(ctx.root, m.source or ".")
-      if not host or not fs.exists(host) then
+      -- the context after .dockerignore, as BuildKit mounts it: ignored files never show
+      local view, scratch
+      if host and fs.exists(host) then
+        view, scratch = ctx:view(host == ctx.root and "." or host:sub(#ctx.root + 2),
+          root .. "/tmp/run-" .. sys.getpid() .. "-", { writable = m.readonly == false })
+      end
+      if not view then
         errors.raise_at(st.loc, "RUN --mount=type=bind: %q not found in build context", m.source or ".")
       end
-      out[#out + 1] = { type = "bind", source = host, target = target, readonly = m.readonly ~= false }
+      if scratch then
+        views[#views + 1] = { release = function() fs.rm_rf(scratch) end }
+      end
+      out[#out + 1] = { type = "bind", source = view, target = target, readonly = m.readonly ~= false }
     elseif m.type == "secret" then
       local id = m.id or (m.target and m.target:match "[^/]+$") or m.env
       local src = (solver.opts.secrets or {})[id]
