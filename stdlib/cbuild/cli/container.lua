@@ -42,6 +42,9 @@ function M.setup(cmd)
       mod.setup(sc)
     end
   end
+  local health = cmd:command("_health", "Run a container's health checks (internal).")
+  health:hidden(true)
+  health:argument("id", "Container ID.")
   local mon = cmd:command("_monitor", "Supervise a detached container (internal).")
   mon:hidden(true)
   mon:option("--notify-fd", "Where to report the start."):convert(math.tointeger)
@@ -49,6 +52,9 @@ function M.setup(cmd)
 end
 
 function M.run(args, ctx)
+  if args.subcommand == "_health" then
+    return require("cbuild.container.health").loop(ctx:store(), args.id)
+  end
   if args.subcommand == "_monitor" then
     local monitor = require "cbuild.container.monitor"
     return monitor.main(ctx:store(), args.id, args.notify_fd)

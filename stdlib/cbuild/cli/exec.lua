@@ -1,12 +1,10 @@
 -- cbuild exec [-d] [-i] [-t] [-e K=V] [-u USER] [-w DIR] CONTAINER COMMAND [ARG...]: run a command
 -- in a running container: its namespaces, root, cgroup, user and capabilities.  -d hands it to
 -- a detached cbuild (this verb again, told where to report the start) and returns at once.
-local cgroup = require "cbuild.core.cgroup"
 local fs = require "cbuild.core.fs"
 local proc = require "cbuild.core.proc"
 local sys = require "cbuild.core.sys"
 local errors = require "cbuild.errors"
-local imgconfig = require "cbuild.image.config"
 local ccli = require "cbuild.container.cli"
 local runtime = require "cbuild.container.runtime"
 local state = require "cbuild.container.state"
@@ -77,20 +75,16 @@ function M.run(args, ctx)
     if o.detach and not o.notify_fd then
       return detach(imgs, args.raw)
     end
-    local rootfs = state.dir(imgs, c.Id) .. "/rootfs"
-    local who = runtime.resolve_user(rootfs, o.user or c.Config.User)
-    local env = c.Config.Env
+    local env = {}
     for _, kv in ipairs(o.env or {}) do
       local k, v = kv:match "^([^=]+)=(.*)$"
       if not k then
         k, v = kv, os.getenv(kv)
       end
       if v then
-        env = imgconfig.env_set(env, k, v)
+        env[#env + 1] = k .. "=" .. v
       end
     end
-    env = runtime.environment(env, who)
-    local cg = cgroup.open(c.Cbuild.cgroup)
     local master, slave
     if o.tty then
       -- from the container's own devpts, so the command's `tty` names it (/dev/pts/N); a
@@ -102,26 +96,8 @@ function M.run(args, ctx)
       end
       runtime.copy_winsize(master)
     end
-    local p = errors.need("exec", proc.enter {
-      target = c.State.Pid,
-      argv = o.command,
-      env = env,
-      cwd = o.workdir or (c.Config.WorkingDir ~= "" and c.Config.WorkingDir) or "/",
-      uid = who.uid,
-      gid = who.gid,
-      groups = who.groups,
-      network = c.HostConfig.NetworkMode == "host" and "host" or "none", -- else: its init's netns
-      privileged = o.privileged or c.Cbuild.privileged,
-      caps = (not o.privileged) and c.Cbuild.caps or nil,
-      stdin = slave,
-      stdout = slave,
-      stderr = slave,
-      ctty = o.tty,
-      cgroup_procs = cg and cg:procs_paths() or nil,
-    })
-    if cg then
-      cg:close()
-    end
+    local p = runtime.enter(imgs, c, { argv = o.command, env = env, user = o.user, workdir = o.workdir,
+      privileged = o.privileged, stdin = slave, stdout = slave, stderr = slave, ctty = o.tty })
     local status
     if o.notify_fd then
       sys.poll({}, 100) -- an exec failure shows within moments

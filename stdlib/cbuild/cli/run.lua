@@ -50,6 +50,12 @@ function M.flags(p)
   p:option("--label-file", "Read in a line delimited file of labels."):count "*"
   p:option("--restart", "Restart policy to apply when a container exits: no, on-failure[:N], always "
     .. "or unless-stopped (detached containers restart; their monitor does it).", "no")
+  p:option("--health-cmd", "Command to run to check health (run by /bin/sh -c in the container).")
+  p:option("--health-interval", "Time between running the check (ms|s|m|h), default 30s.")
+  p:option("--health-timeout", "Maximum time to allow one check to run (ms|s|m|h), default 30s.")
+  p:option("--health-retries", "Consecutive failures needed to report unhealthy, default 3.")
+  p:option("--health-start-period", "Start period for the container to initialize before failures count.")
+  p:flag("--no-healthcheck", "Disable any container-specified HEALTHCHECK.")
   p:argument("image", "Image to run.")
   p:argument("command", "Command and arguments."):args "*"
 end
@@ -74,6 +80,9 @@ local function opts_of(o)
     privileged = o.privileged, init = o.init, memory = o.memory, memory_swap = o.memory_swap,
     cpus = o.cpus, cpu_shares = o.cpu_shares, pids_limit = o.pids_limit, ulimits = o.ulimit,
     labels = o.label, label_file = o.label_file, restart = o.restart,
+    health_cmd = o.health_cmd, health_interval = o.health_interval, health_timeout = o.health_timeout,
+    health_retries = o.health_retries, health_start_period = o.health_start_period,
+    no_healthcheck = o.no_healthcheck,
   }
 end
 

@@ -481,6 +481,7 @@ function M.new(imgs, img, opts)
     WorkingDir = opts.workdir or icfg.WorkingDir or "",
     Entrypoint = entrypoint and arr(entrypoint) or json.null,
     Labels = M.labels(icfg.Labels, opts.label_file, opts.labels),
+    Healthcheck = require("cbuild.container.health").config(icfg.Healthcheck, opts),
     StopSignal = icfg.StopSignal,
   }
   local host = {

@@ -228,7 +228,7 @@ end
 --- Record that c runs under this process (the monitor or a foreground cbuild).
 function M.mark_running(imgs, c, h)
   local me = sys.getpid()
-  return state.update(imgs, c.Id, function(s)
+  local rec = state.update(imgs, c.Id, function(s)
     s.State.Status = "running"
     s.State.Running = true
     s.State.Restarting = false
@@ -243,6 +243,46 @@ function M.mark_running(imgs, c, h)
     s.Cbuild.stubs = h.proc:stubs()
     s.NetworkSettings = network.settings(h.net, network.mode(s))
   end)
+  if rec and c.Config.Healthcheck then
+    require("cbuild.container.health").start(imgs, rec)
+  end
+  return rec
+end
+
+--- Start a process in running container c, as exec does: its namespaces, root, cgroup, user
+--- (opts.user, else the container's) and capabilities.  opts: argv, env ({"K=V"} over the
+--- container's), workdir, privileged, stdin/stdout/stderr (fds; default none), ctty.  Returns
+--- the proc handle (pid, wait, poll, kill, close).
+function M.enter(imgs, c, opts)
+  local rootfs = state.dir(imgs, c.Id) .. "/rootfs"
+  local who = M.resolve_user(rootfs, opts.user or c.Config.User)
+  local env = c.Config.Env
+  for _, kv in ipairs(opts.env or {}) do
+    local k, v = kv:match "^([^=]+)=(.*)$"
+    env = imgconfig.env_set(env, k, v)
+  end
+  local cg = cgroup.open(c.Cbuild.cgroup)
+  local p, msg, code = require("cbuild.core.proc").enter {
+    target = c.State.Pid,
+    argv = opts.argv,
+    env = M.environment(env, who),
+    cwd = opts.workdir or (c.Config.WorkingDir ~= "" and c.Config.WorkingDir) or "/",
+    uid = who.uid,
+    gid = who.gid,
+    groups = who.groups,
+    network = c.HostConfig.NetworkMode == "host" and "host" or "none", -- else: its init's netns
+    privileged = opts.privileged or c.Cbuild.privileged,
+    caps = (not opts.privileged) and c.Cbuild.caps or nil,
+    stdin = opts.stdin,
+    stdout = opts.stdout,
+    stderr = opts.stderr,
+    ctty = opts.ctty,
+    cgroup_procs = cg and cg:procs_paths() or nil,
+  }
+  if cg then
+    cg:close()
+  end
+  return errors.need("exec", p, msg, code)
 end
 
 --- Whether the container's main process was OOM-killed, docker's State.OOMKilled: it died of
@@ -256,6 +296,9 @@ end
 --- record (nil when it was removed meanwhile).  With remove (a foreground --rm container, whose
 --- record nobody reads again) the container's directory goes instead of the record's update.
 function M.finish(imgs, c, h, status, remove)
+  if c.Config.Healthcheck then -- its checker ends with it
+    require("cbuild.container.health").stop(state.load(imgs, c.Id) or c)
+  end
   local kills = 0
   if h.cg then
     kills = math.max(0, (h.cg:oom_killed() or 0) - (h.oom_base or 0))

@@ -251,7 +251,9 @@ function M.status_text(c, now)
   local s = c.State
   if s.Running then
     local started = parse_time(s.StartedAt) or now
-    return "Up " .. format.duration(now - started)
+    local h = s.Health and s.Health.Status
+    local health = h == "starting" and " (health: starting)" or h and (" (" .. h .. ")") or ""
+    return "Up " .. format.duration(now - started) .. health
   end
   if s.Status == "created" then
     return "Created"
