@@ -70,7 +70,8 @@ local function eof_fd()
   return r
 end
 
-local function opts_of(o)
+--- The options config.new takes, from run's parsed flags (create's too).
+function M.opts_of(o)
   return {
     image = o.image, cmd = o.command, detach = o.detach, interactive = o.interactive, tty = o.tty,
     rm = o.rm, name = o.name, env = o.env, env_file = o.env_file, workdir = o.workdir, user = o.user,
@@ -228,7 +229,7 @@ function M.run(args, ctx)
   local o = parse(args)
   return ccli.exit125(function()
     local imgs = ctx:store()
-    local opts = opts_of(o)
+    local opts = M.opts_of(o)
     opts.existing = runtime.reap_dead(imgs) -- what supervisors killed with SIGKILL left behind
     local c = M.create(imgs, opts)
     if o.detach then
