@@ -454,6 +454,20 @@ lcg_pids(lua_State *L)
   return 1;
 }
 
+/* cg:freeze(bool) -> true | nil, msg, code: freeze (true) or thaw its processes */
+static int
+lcg_freeze(lua_State *L)
+{
+  struct lcg *c = checklcg(L);
+  struct cb_error *err = NULL;
+
+  luaL_checktype(L, 2, LUA_TBOOLEAN);
+  if (cb_cgroup_freeze(c->cg, lua_toboolean(L, 2), &err) < 0)
+    return lcb_pushfail(L, &err);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
 /* cg:keep() -> cg: closing or collecting this handle will leave the cgroup in place */
 static int
 lcg_keep(lua_State *L)
@@ -514,6 +528,7 @@ static const luaL_Reg cg_methods[] = { { "name", lcg_name },
                                        { "oom", lcg_oom },
                                        { "oom_killed", lcg_oom_killed },
                                        { "pids", lcg_pids },
+                                       { "freeze", lcg_freeze },
                                        { "keep", lcg_keep },
                                        { "remove", lcg_remove },
                                        { "close", lcg_gc },

@@ -21,8 +21,8 @@
 #include "util.h"
 
 /* Controllers this layer drives, in the order hierarchies are created. */
-enum { C_MEMORY, C_CPU, C_CPUACCT, C_PIDS, C_COUNT };
-static const char *const ctl_names[C_COUNT] = { "memory", "cpu", "cpuacct", "pids" };
+enum { C_MEMORY, C_CPU, C_CPUACCT, C_PIDS, C_FREEZER, C_COUNT };
+static const char *const ctl_names[C_COUNT] = { "memory", "cpu", "cpuacct", "pids", "freezer" };
 
 struct cg_dir {
   int version;
@@ -591,6 +591,64 @@ cmp_pid(const void *a, const void *b)
 {
   pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
   return x < y ? -1 : x > y;
+}
+
+/* Does DIR/FILE hold WANT (up to a newline)?  A read error counts as no. */
+static bool
+file_says(const char *dir, const char *file, const char *want)
+{
+  cb_autofree char *text = NULL;
+  struct cb_error *e = NULL;
+
+  if (read_text(dir, file, &text, &e) < 0) {
+    cb_error_free(&e);
+    return false;
+  }
+  return strncmp(text, want, strlen(want)) == 0;
+}
+
+int
+cb_cgroup_freeze(struct cb_cgroup *cg, bool frozen, struct cb_error **err)
+{
+  const char *dir = NULL, *file, *value, *done_file, *done;
+
+  if (cg->at[C_FREEZER] >= 0 && cg->d[cg->at[C_FREEZER]].version == 1) {
+    dir = cg->d[cg->at[C_FREEZER]].dir;
+    file = "freezer.state", value = frozen ? "FROZEN" : "THAWED";
+    done_file = "freezer.state", done = value;
+  } else {
+    for (size_t i = 0; i < cg->n && dir == NULL; i++)
+      if (cg->d[i].version == 2 && has_file(cg->d[i].dir, "cgroup.freeze"))
+        dir = cg->d[i].dir;
+    file = "cgroup.freeze", value = frozen ? "1" : "0";
+    done_file = "cgroup.events", done = NULL;
+  }
+  if (dir == NULL)
+    return cb_error_set(err, CB_E_SYS, ENOTSUP, "cgroup '%s': no freezer on this machine",
+                        cg->name);
+  if (write_file(dir, file, value, err) < 0)
+    return -1;
+  /* the kernel gets there asynchronously (v1 may sit in FREEZING): wait for it, 5 s at most */
+  for (int i = 0; i < 500; i++) {
+    bool there;
+    if (done != NULL) {
+      there = file_says(dir, done_file, done);
+    } else {
+      cb_autofree char *text = NULL;
+      uint64_t v = 0;
+      struct cb_error *e = NULL;
+      there = read_text(dir, done_file, &text, &e) == 0 &&
+              cb_cgroup_keyed_get(text, "frozen", &v) == 0 && v == (frozen ? 1 : 0);
+      cb_error_free(&e);
+    }
+    if (there)
+      return 0;
+    if (frozen && done != NULL && i % 10 == 9)
+      write_file(dir, file, value, &(struct cb_error *){ NULL }); /* v1: retry a stuck FREEZING */
+    sleep_ms(10);
+  }
+  return cb_error_set(err, CB_E_SYS, ETIMEDOUT, "cgroup '%s': %s did not take effect", cg->name,
+                      frozen ? "freezing" : "thawing");
 }
 
 int

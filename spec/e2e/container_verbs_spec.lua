@@ -44,4 +44,30 @@ describe("create, restart, port", function()
     assert.matches(" true\n$", after)
     assert.are_not.equal(before:match "^%S+ %S+", after:match "^%S+ %S+")
   end)
+
+  it("pause freezes every process until unpause; exec refuses meanwhile, stop still stops", function()
+    ok "run -d --name ticker busybox sh -c 'i=0; while true; do i=$((i+1)); echo $i > /tmp/n; sleep 0.05; done'"
+    assert.is_true(h.wait_for(function()
+      return (tonumber(ok "exec ticker cat /tmp/n") or 0) > 0
+    end))
+    assert.are.equal("ticker\n", ok "pause ticker")
+    assert.matches("%(Paused%)", ok "ps --filter name=ticker --format '{{.Status}}'")
+    assert.are.equal("true paused\n", ok "inspect -f '{{.State.Paused}} {{.State.Status}}' ticker")
+    local upper = ok("inspect -f '{{.Id}}' ticker"):gsub("\n$", "")
+    local counter = root .. "/containers/" .. upper .. "/upper/tmp/n"
+    local frozen = h.read(counter)
+    require("cbuild.core.sys").poll({}, 300)
+    assert.are.equal(frozen, h.read(counter)) -- nothing ran
+    local status, _, err = h.cbuild(root, "exec ticker true")
+    assert.are_not.equal(0, status)
+    assert.matches("is paused, unpause the container before exec", err, 1, true)
+    assert.are.equal("ticker\n", ok "unpause ticker")
+    assert.is_true(h.wait_for(function()
+      return h.read(counter) ~= frozen
+    end))
+    ok "pause ticker"
+    ok "stop -t 1 ticker"
+    assert.matches("^Exited", ok "ps -a --filter name=ticker --format '{{.Status}}'")
+    ok "rm ticker"
+  end)
 end)

@@ -122,6 +122,9 @@ CB_API int cb_cgroup_stats(struct cb_cgroup *cg, struct cb_cgroup_stats *out,
 CB_API int cb_cgroup_oom(struct cb_cgroup *cg, struct cb_cgroup_oom *out, struct cb_error **err);
 /* The processes in it, from every hierarchy, sorted, without duplicates; caller frees *pids. */
 CB_API int cb_cgroup_pids(struct cb_cgroup *cg, pid_t **pids, size_t *n, struct cb_error **err);
+/* Freeze (or thaw) every process in the cgroup, as docker pause: the v1 freezer hierarchy, or
+ * v2's cgroup.freeze; returns once the kernel reports it done (5 s at most: ETIMEDOUT). */
+CB_API int cb_cgroup_freeze(struct cb_cgroup *cg, bool frozen, struct cb_error **err);
 /* SIGKILL everything inside (v2 cgroup.kill where present, else each pid until none is left),
  * then rmdir in every hierarchy, retrying on EBUSY for a few seconds.  Idempotent. */
 CB_API int cb_cgroup_remove(struct cb_cgroup *cg, struct cb_error **err);

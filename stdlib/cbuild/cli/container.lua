@@ -4,9 +4,9 @@ local M = { summary = "Manage containers" }
 
 M.subcommands = {
   { "ls", "ps", aliases = { "list", "ps" } },
-  { "run" }, { "create" }, { "start" }, { "stop" }, { "restart" }, { "kill" }, { "rm", aliases = { "remove" } },
-  { "logs" }, { "inspect" }, { "exec" }, { "top" }, { "stats" }, { "wait" }, { "commit" }, { "attach" },
-  { "cp" }, { "diff" }, { "export" }, { "rename" }, { "port" }, { "prune" },
+  { "run" }, { "create" }, { "start" }, { "stop" }, { "restart" }, { "kill" }, { "pause" }, { "unpause" },
+  { "rm", aliases = { "remove" } }, { "logs" }, { "inspect" }, { "exec" }, { "top" }, { "stats" }, { "wait" },
+  { "commit" }, { "attach" }, { "cp" }, { "diff" }, { "export" }, { "rename" }, { "port" }, { "prune" },
 }
 
 -- prune: docker container prune [-f]

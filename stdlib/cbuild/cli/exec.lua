@@ -71,6 +71,8 @@ function M.run(args, ctx)
     local c = state.must_lookup(imgs, o.container)
     if not c.State.Running then
       errors.raise("container %s is not running", c.Id)
+    elseif c.State.Paused then
+      errors.raise("Container %s is paused, unpause the container before exec", c.Id)
     end
     if o.detach and not o.notify_fd then
       return detach(imgs, args.raw)

@@ -10,8 +10,8 @@ local M = {}
 
 -- In docker's `--help` order; aliases map onto these.
 M.verbs = {
-  "build", "run", "exec", "ps", "create", "start", "stop", "restart", "kill", "rm", "logs", "commit", "top",
-  "stats", "wait", "container", "image", "cp", "diff", "export", "rename", "port", "attach",
+  "build", "run", "exec", "ps", "create", "start", "stop", "restart", "kill", "pause", "unpause", "rm", "logs",
+  "commit", "top", "stats", "wait", "container", "image", "cp", "diff", "export", "rename", "port", "attach",
   "images", "history", "inspect", "tag", "rmi", "pull", "push", "login", "logout", "save", "load", "import",
   "volume", "info", "system", "builder",
   "version", "debug", "lint",

@@ -25,6 +25,9 @@ function M.run(args, ctx)
     if c then
       require("cbuild.cli.stop").mark_stopped(imgs, c)
       proc.kill(c.State.Pid, sig)
+      if c.State.Paused then -- thawed, it takes the signal
+        pcall(require("cbuild.cli.pause").set, imgs, c, false)
+      end
       io.stdout:write(name, "\n")
     else
       io.stderr:write("Error response from daemon: ", err, "\n")

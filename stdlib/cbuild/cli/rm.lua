@@ -20,6 +20,9 @@ function M.run(args, ctx)
     if c and c.State.Running then
       if args.force then
         proc.kill(c.State.Pid, 9)
+        if c.State.Paused then
+          pcall(require("cbuild.cli.pause").set, imgs, c, false)
+        end
         c = runtime.wait_stopped(imgs, c.Id, 10) or c
       else
         c, err = nil, "cannot remove container \"" .. name .. "\": container is running: stop the "

@@ -29,6 +29,9 @@ function M.stop(imgs, c, timeout, sig)
     end
     return
   end
+  if c.State.Paused then -- frozen processes would never see the signal
+    require("cbuild.cli.pause").set(imgs, c, false)
+  end
   sig = sig or c.Config.StopSignal or "TERM"
   if sig == "" then
     sig = "TERM"

@@ -253,7 +253,7 @@ function M.status_text(c, now)
     local started = parse_time(s.StartedAt) or now
     local h = s.Health and s.Health.Status
     local health = h == "starting" and " (health: starting)" or h and (" (" .. h .. ")") or ""
-    return "Up " .. format.duration(now - started) .. health
+    return "Up " .. format.duration(now - started) .. (s.Paused and " (Paused)" or health)
   end
   if s.Status == "created" then
     return "Created"
