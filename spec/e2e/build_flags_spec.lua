@@ -87,6 +87,32 @@ describe("build flags", function()
     assert.are_not.equal(first:match "\n([^\n]+)", again:match "\n([^\n]+)") -- b: run again
   end)
 
+  it("--ssh binds an agent's socket for RUN --mount=type=ssh, SSH_AUTH_SOCK pointing at it", function()
+    local dir = h.tmpdir "sshagent"
+    local agent = h.ok("ssh-agent -a " .. q(dir .. "/agent.sock") .. " -s")
+    local pid = agent:match "SSH_AGENT_PID=(%d+)"
+    finally(function()
+      h.sh("kill " .. pid)
+    end)
+    local sctx = h.tmpdir "sshctx"
+    h.write(sctx .. "/Dockerfile", "FROM busybox\nRUN --mount=type=ssh test -S \"$SSH_AUTH_SOCK\" "
+      .. "&& echo \"$SSH_AUTH_SOCK\" > /sock\nRUN --mount=type=ssh,id=deploy,target=/deploy.sock,required "
+      .. "test -S /deploy.sock\n")
+    local status, out, err = h.cbuild(root, "build -q -t ssh --ssh default=" .. q(dir .. "/agent.sock")
+      .. " --ssh deploy=" .. q(dir .. "/agent.sock") .. " " .. q(sctx))
+    assert.are.equal(0, status, out .. err)
+    assert.are.equal("/run/buildkit/ssh_agent.0\n",
+      h.ok(string.format("CBUILD_ROOT=%s %s run --rm ssh cat /sock", q(root), q(h.bin))))
+    local _
+    status, _, err = h.cbuild(root, "build -q --no-cache --ssh default=" .. q(dir .. "/agent.sock") .. " " .. q(sctx))
+    assert.are.equal(1, status)
+    assert.matches('no SSH agent "deploy" was given', err, 1, true)
+    h.write(dir .. "/key", "not a socket")
+    status, _, err = h.cbuild(root, "build -q --ssh default=" .. q(dir .. "/key") .. " " .. q(sctx))
+    assert.are.equal(1, status)
+    assert.matches("is not an agent socket", err, 1, true)
+  end)
+
   it("--push without -t says what is missing", function()
     local status, _, err = h.cbuild(root, "build -q --push " .. q(ctx))
     assert.are.equal(1, status)

@@ -155,6 +155,7 @@ end
 -- caller to release after the step.
 local function sandbox_mounts(solver, st, env, views)
   local out = {}
+  local nssh = 0
   local root = solver.images.root
   for _, m in ipairs(st.args.mounts or {}) do
     local target = m.target
@@ -203,6 +204,19 @@ local function sandbox_mounts(solver, st, env, views)
         end
       else
         out[#out + 1] = { type = "bind", source = src, target = target or ("/run/secrets/" .. id), readonly = true }
+      end
+    elseif m.type == "ssh" then -- the agent socket --ssh names, bound in; SSH_AUTH_SOCK points at it
+      local id = m.id and m.id ~= "" and m.id or "default"
+      local sock = (solver.opts.ssh or {})[id]
+      nssh = nssh + 1
+      if sock then
+        local at = target or ("/run/buildkit/ssh_agent." .. (nssh - 1))
+        out[#out + 1] = { type = "bind", source = sock, target = at, readonly = false }
+        if nssh == 1 then
+          env[#env + 1] = "SSH_AUTH_SOCK=" .. at
+        end
+      elseif m.required then
+        errors.raise_at(st.loc, "RUN --mount=type=ssh: no SSH agent %q was given (build --ssh %s[=SOCKET])", id, id)
       end
     else
       errors.raise_at(st.loc, "RUN --mount=type=%s%s is not supported yet", m.type,

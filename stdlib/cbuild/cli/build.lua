@@ -32,6 +32,8 @@ function M.setup(cmd)
   cmd:flag("--pull", "Always pull the FROM images, even when the store has them.")
   cmd:option("--jobs", "How many RUN steps of independent stages may run at once (default: the cores).")
   cmd:option("--secret", "A secret for RUN --mount=type=secret: id=ID,src=FILE (never stored in a layer)."):count "*"
+  cmd:option("--ssh", "An SSH agent for RUN --mount=type=ssh: default (uses $SSH_AUTH_SOCK) or ID=SOCKET."
+    ):count "*"
   cmd:option("--network", "Network of RUN steps: host (the default, as for docker build) or none.", "host")
   cmd:option("-m --memory", "Memory limit of each RUN step (e.g. 200M).")
   cmd:option("--memory-swap", "Memory plus swap limit of each RUN step: '-1' for unlimited swap.")
@@ -476,7 +478,7 @@ local function build(args, ctx, prep)
     bctx:load_cache(cache_file)
   end
   local s = solver.new { images = images, context = bctx, progress = out, no_cache = args.no_cache,
-    secrets = M.secrets(args.secret), network = args.network, driver = ctx.driver,
+    secrets = M.secrets(args.secret), ssh = M.ssh_agents(args.ssh), network = args.network, driver = ctx.driver,
     jobs = args.jobs and (math.tointeger(tonumber(args.jobs)) or errors.raise("invalid --jobs '%s'", args.jobs)),
     epoch = M.epoch(args), platform = platform, limits = M.limits(args),
     extra_hosts = #args.add_host > 0 and M.extra_hosts(args.add_host) or nil }
@@ -539,6 +541,28 @@ local function build(args, ctx, prep)
     io.stdout:write(id, "\n")
   end
   return 0
+end
+
+--- --ssh ID[=SOCKET] flags as {id = agent socket path}; ID alone takes $SSH_AUTH_SOCK.
+function M.ssh_agents(list)
+  local out = {}
+  for _, spec in ipairs(list or {}) do
+    local id, path = spec:match "^([^=]+)=(.+)$"
+    id = id or spec
+    path = path or os.getenv "SSH_AUTH_SOCK"
+    if not path or path == "" then
+      errors.raise("--ssh %s: SSH_AUTH_SOCK is not set (start ssh-agent, or give --ssh %s=SOCKET)", id, id)
+    end
+    local st = fs.stat(path)
+    if not st then
+      errors.raise("--ssh %s: %q not found", id, path)
+    elseif st.type ~= "socket" then
+      errors.raise("--ssh %s: %q is not an agent socket (keys are read through an agent: ssh-agent; ssh-add KEY)",
+        id, path)
+    end
+    out[id] = path
+  end
+  return out
 end
 
 --- --secret id=ID,src=FILE (or env=VAR) flags as {id = host path}.
