@@ -103,6 +103,25 @@ function M.helloworld_context()
   return dir
 end
 
+--- Import busybox (examples/busybox/make-busybox.sh, from Debian's busybox-static) into the
+--- store at root as busybox:latest.
+function M.import_busybox(root)
+  M.ok(string.format("CBUILD_ROOT=%s %s/examples/busybox/make-busybox.sh %s busybox", quote(root), quote(M.src),
+    quote(M.bin)))
+end
+
+--- A function(args [, opts]) that runs cbuild at root (as M.cbuild), which must exit 0, and
+--- returns its stdout; a failure raises at the caller's line with what cbuild printed.
+function M.must(root)
+  return function(args, opts)
+    local status, out, err = M.cbuild(root, args, opts)
+    if status ~= 0 then
+      error(string.format("cbuild %s: exit %s\n%s%s", args, tostring(status), out, err), 2)
+    end
+    return out
+  end
+end
+
 --- Check every blob of a store holds the bytes of its name; returns a list of bad names.
 function M.bad_blobs(root)
   local bad = {}

@@ -20,8 +20,7 @@ end
 describe("build --build-context", function()
   setup(function()
     root = h.tmpdir "ncroot"
-    h.ok(string.format("CBUILD_ROOT=%s %s/examples/busybox/make-busybox.sh %s busybox", q(root), q(h.src),
-      q(h.bin)))
+    h.import_busybox(root)
     h.ok(string.format("CBUILD_ROOT=%s %s tag busybox pinned:1", q(root), q(h.bin)))
     extra = h.tmpdir "ncextra"
     h.write(extra .. "/sub/f", "extra\n")

@@ -9,8 +9,7 @@ describe("build flags", function()
   local root, ctx
   setup(function()
     root = h.tmpdir "flagsroot"
-    h.ok(string.format("CBUILD_ROOT=%s %s/examples/busybox/make-busybox.sh %s busybox", q(root), q(h.src),
-      q(h.bin)))
+    h.import_busybox(root)
     ctx = h.tmpdir "flagsctx"
     h.write(ctx .. "/Dockerfile", "FROM busybox\nLABEL a=1 keep=yes\nRUN cat /etc/hosts > /hosts && rm /bin/vi\n")
   end)

@@ -2,7 +2,6 @@
 -- inspect --format templates, logs --until, stop's exit code in ps, rm -v, run --rm -d,
 -- --label and --restart.
 local h = require "spec.helpers"
-local q = h.quote
 local sys = require "cbuild.core.sys"
 
 local root
@@ -21,7 +20,7 @@ local wait_for = h.wait_for
 
 setup(function()
   root = h.tmpdir "ccli"
-  h.ok(string.format("CBUILD_ROOT=%s %s/examples/busybox/make-busybox.sh %s busybox", q(root), q(h.src), q(h.bin)))
+  h.import_busybox(root)
   ok "run -d --name up --label tier=front busybox sleep 100"
   assert.are.equal(3, (cb "run --name done3 busybox sh -c 'exit 3'"))
   ok "run --name done0 --label tier=back busybox true"

@@ -18,8 +18,7 @@ end
 describe("cp", function()
   setup(function()
     root = h.tmpdir "cproot"
-    h.ok(string.format("CBUILD_ROOT=%s %s/examples/busybox/make-busybox.sh %s busybox", q(root), q(h.src),
-      q(h.bin)))
+    h.import_busybox(root)
     ok("run --name files busybox sh -c 'mkdir -p /data/sub && echo hi > /data/a && echo deep > /data/sub/b "
       .. "&& ln -s /etc/passwd /data/link && ln -s / /data/up && chown 1234:5678 /data/a'")
   end)
@@ -99,7 +98,7 @@ end)
 describe("export", function()
   it("writes the container's merged filesystem as a tar", function()
     local r = h.tmpdir "exproot"
-    h.ok(string.format("CBUILD_ROOT=%s %s/examples/busybox/make-busybox.sh %s busybox", q(r), q(h.src), q(h.bin)))
+    h.import_busybox(r)
     local status, o, err = h.cbuild(r, "run --name ex busybox sh -c 'echo mine > /mine && rm /bin/vi'")
     assert.are.equal(0, status, o .. err)
     local file = h.tmpdir "expout" .. "/ex.tar"

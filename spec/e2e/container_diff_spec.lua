@@ -1,21 +1,15 @@
 -- diff and rename: docker's A/C/D listing of a container's changes, and renames that refuse
 -- what docker refuses.
 local h = require "spec.helpers"
-local q = h.quote
 
-local root
+local root, ok
 
-local function ok(args)
-  local status, out, err = h.cbuild(root, args)
-  assert.are.equal(0, status, out .. err)
-  return out
-end
 
 describe("diff and rename", function()
   setup(function()
     root = h.tmpdir "diffroot"
-    h.ok(string.format("CBUILD_ROOT=%s %s/examples/busybox/make-busybox.sh %s busybox", q(root), q(h.src),
-      q(h.bin)))
+    ok = h.must(root)
+    h.import_busybox(root)
   end)
   teardown(function()
     h.cbuild(root, "rm -f changed quiet renamed other")

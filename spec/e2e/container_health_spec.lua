@@ -4,13 +4,8 @@ local h = require "spec.helpers"
 local json = require "cbuild.core.json"
 local q = h.quote
 
-local root
+local root, ok
 
-local function ok(args)
-  local status, out, err = h.cbuild(root, args)
-  assert.are.equal(0, status, out .. err)
-  return out
-end
 
 local function health(name)
   return json.decode(ok("inspect -f '{{json .State.Health}}' " .. name))
@@ -23,8 +18,8 @@ end
 describe("health checks", function()
   setup(function()
     root = h.tmpdir "healthroot"
-    h.ok(string.format("CBUILD_ROOT=%s %s/examples/busybox/make-busybox.sh %s busybox", q(root), q(h.src),
-      q(h.bin)))
+    ok = h.must(root)
+    h.import_busybox(root)
   end)
   teardown(function()
     h.cbuild(root, "rm -f probed fromimage off")

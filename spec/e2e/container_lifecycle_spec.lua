@@ -1,7 +1,6 @@
 -- Detached containers on the real kernel: the monitor, json-file logs, ps/stop/kill/start/rm,
 -- exec into the namespaces, top, stats, wait, inspect, and stale state after kill -9.
 local h = require "spec.helpers"
-local q = h.quote
 local sys = require "cbuild.core.sys"
 
 local root
@@ -20,7 +19,7 @@ local wait_for = h.wait_for
 
 setup(function()
   root = h.tmpdir "clife"
-  h.ok(string.format("CBUILD_ROOT=%s %s/examples/busybox/make-busybox.sh %s busybox", q(root), q(h.src), q(h.bin)))
+  h.import_busybox(root)
 end)
 
 teardown(function()

@@ -55,7 +55,7 @@ local www
 
 setup(function()
   root = h.tmpdir "cnet"
-  h.ok(string.format("CBUILD_ROOT=%s %s/examples/busybox/make-busybox.sh %s busybox", q(root), q(h.src), q(h.bin)))
+  h.import_busybox(root)
   www = h.tmpdir "www"
   h.write(www .. "/index.html", "hello over the bridge\n")
 end)

@@ -1,20 +1,14 @@
 -- create, restart and port: docker's verbs around a container's life and its published ports.
 local h = require "spec.helpers"
-local q = h.quote
 
-local root
+local root, ok
 
-local function ok(args)
-  local status, out, err = h.cbuild(root, args)
-  assert.are.equal(0, status, out .. err)
-  return out
-end
 
 describe("create, restart, port", function()
   setup(function()
     root = h.tmpdir "verbsroot"
-    h.ok(string.format("CBUILD_ROOT=%s %s/examples/busybox/make-busybox.sh %s busybox", q(root), q(h.src),
-      q(h.bin)))
+    ok = h.must(root)
+    h.import_busybox(root)
   end)
   teardown(function()
     h.cbuild(root, "rm -f web")

@@ -38,7 +38,7 @@ end
 
 setup(function()
   root = h.tmpdir "ixgc"
-  h.ok(string.format("CBUILD_ROOT=%s %s/examples/busybox/make-busybox.sh %s busybox", q(root), q(h.src), q(h.bin)))
+  h.import_busybox(root)
   ctx = h.tmpdir "ctx"
   h.write(ctx .. "/Dockerfile", "FROM busybox\nCOPY . /data\n")
   h.write(ctx .. "/a.txt", "a\n")

@@ -38,8 +38,7 @@ end
 
 setup(function()
   root = h.tmpdir "copyroot"
-  h.ok(string.format("CBUILD_ROOT=%s %s/examples/busybox/make-busybox.sh %s busybox", q(root), q(h.src),
-    q(h.bin)))
+  h.import_busybox(root)
 end)
 teardown(h.cleanup)
 

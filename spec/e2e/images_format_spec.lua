@@ -3,13 +3,8 @@ local h = require "spec.helpers"
 local json = require "cbuild.core.json"
 local q = h.quote
 
-local root
+local root, ok
 
-local function ok(args)
-  local status, out, err = h.cbuild(root, args)
-  assert.are.equal(0, status, out .. err)
-  return out
-end
 
 local function build(df, tag)
   local ctx = h.tmpdir "imgctx"
@@ -20,8 +15,8 @@ end
 describe("images and history formats", function()
   setup(function()
     root = h.tmpdir "imgroot"
-    h.ok(string.format("CBUILD_ROOT=%s %s/examples/busybox/make-busybox.sh %s busybox", q(root), q(h.src),
-      q(h.bin)))
+    ok = h.must(root)
+    h.import_busybox(root)
     build("FROM busybox\nLABEL tier=web\nRUN echo web > /web\n", "web:1")
     build("FROM busybox\nRUN echo dangling > /d\n")
   end)

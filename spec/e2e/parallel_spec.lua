@@ -14,8 +14,7 @@ describe("the solver", function()
 
   it("runs the RUN steps of independent stages at the same time", function()
     local root = h.tmpdir "parroot"
-    h.ok(string.format("CBUILD_ROOT=%s %s/examples/busybox/make-busybox.sh %s busybox", q(root), q(h.src),
-      q(h.bin)))
+    h.import_busybox(root)
     local ctx = h.tmpdir "parctx"
     h.write(ctx .. "/Dockerfile", stage("a", "b") .. stage("b", "a")
       .. "FROM busybox\nCOPY --from=a /a /a\nCOPY --from=b /b /b\nRUN cat /a /b\n")
@@ -26,8 +25,7 @@ describe("the solver", function()
 
   it("runs them one at a time with --jobs 1 (the rendezvous then fails)", function()
     local root = h.tmpdir "parroot1"
-    h.ok(string.format("CBUILD_ROOT=%s %s/examples/busybox/make-busybox.sh %s busybox", q(root), q(h.src),
-      q(h.bin)))
+    h.import_busybox(root)
     local ctx = h.tmpdir "parctx1"
     h.write(ctx .. "/Dockerfile", stage("a", "b") .. stage("b", "a") .. "FROM busybox\nCOPY --from=a /a /a\n"
       .. "COPY --from=b /b /b\n")
@@ -38,8 +36,7 @@ describe("the solver", function()
 
   it("runs an identical step reached through two stages once", function()
     local root = h.tmpdir "dedup"
-    h.ok(string.format("CBUILD_ROOT=%s %s/examples/busybox/make-busybox.sh %s busybox", q(root), q(h.src),
-      q(h.bin)))
+    h.import_busybox(root)
     local ctx = h.tmpdir "dedupctx"
     local run = "RUN --mount=type=cache,id=count,target=/c sh -c 'echo x >> /c/n; sleep 1; wc -l < /c/n > /seen'\n"
     h.write(ctx .. "/Dockerfile", "FROM busybox AS a\n" .. run .. "FROM busybox AS b\n" .. run
@@ -61,8 +58,7 @@ describe("the solver", function()
       end
       df[#df + 1] = "FROM busybox\nCOPY --from=a /a /a\nCOPY --from=b /b /b\n"
       local root = h.tmpdir "sharing"
-      h.ok(string.format("CBUILD_ROOT=%s %s/examples/busybox/make-busybox.sh %s busybox", q(root), q(h.src),
-        q(h.bin)))
+      h.import_busybox(root)
       local ctx = h.tmpdir "sharingctx"
       h.write(ctx .. "/Dockerfile", table.concat(df))
       local status, out, err = h.cbuild(root, "build -t sharing " .. q(ctx))

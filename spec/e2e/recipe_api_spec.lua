@@ -49,8 +49,7 @@ end
 
 setup(function()
   root = h.tmpdir "recipe-root"
-  h.ok(string.format("CBUILD_ROOT=%s %s/examples/busybox/make-busybox.sh %s busybox", q(root), q(h.src),
-    q(h.bin)))
+  h.import_busybox(root)
 end)
 teardown(h.cleanup)
 

@@ -30,7 +30,7 @@ setup(function()
   root = h.tmpdir "examples-root"
   h.ok(string.format("CBUILD_ROOT=%s %s/examples/debian/make-debian.sh %s debian:bookworm", q(root), q(h.src),
     q(h.bin)))
-  h.ok(string.format("CBUILD_ROOT=%s %s/examples/busybox/make-busybox.sh %s busybox", q(root), q(h.src), q(h.bin)))
+  h.import_busybox(root)
 end)
 teardown(h.cleanup)
 

@@ -38,7 +38,7 @@ end
 
 setup(function()
   root = h.tmpdir "sys"
-  h.ok(string.format("CBUILD_ROOT=%s %s/examples/busybox/make-busybox.sh %s busybox", q(root), q(h.src), q(h.bin)))
+  h.import_busybox(root)
 end)
 
 teardown(function()
@@ -130,7 +130,7 @@ describe("system prune", function()
   end)
 
   it("keeps the image of a running container", function()
-    h.ok(string.format("CBUILD_ROOT=%s %s/examples/busybox/make-busybox.sh %s busybox", q(root), q(h.src), q(h.bin)))
+    h.import_busybox(root)
     ok "run -d --name keeper busybox sleep 30"
     ok "system prune -a -f"
     assert.matches("busybox", ok "images")
@@ -142,7 +142,7 @@ end)
 
 describe("image prune and container prune", function()
   it("image prune drops dangling images only; -a every image no container uses", function()
-    h.ok(string.format("CBUILD_ROOT=%s %s/examples/busybox/make-busybox.sh %s busybox", q(root), q(h.src), q(h.bin)))
+    h.import_busybox(root)
     local dangling = build("FROM busybox\nRUN echo five > /five\n")
     build("FROM busybox\nRUN echo six > /six\n", "six")
     local out = ok "image prune -f"

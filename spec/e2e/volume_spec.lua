@@ -3,17 +3,13 @@ local h = require "spec.helpers"
 local json = require "cbuild.core.json"
 local q = h.quote
 
-local root
+local root, ok
 
-local function ok(args)
-  local status, out, err = h.cbuild(root, args)
-  assert.are.equal(0, status, out .. err)
-  return out
-end
 
 describe("volume", function()
   setup(function()
     root = h.tmpdir "volroot"
+    ok = h.must(root)
   end)
   teardown(h.cleanup)
 
@@ -54,8 +50,7 @@ describe("volume", function()
 
   describe("mounted into containers", function()
     setup(function()
-      h.ok(string.format("CBUILD_ROOT=%s %s/examples/busybox/make-busybox.sh %s busybox", q(root), q(h.src),
-        q(h.bin)))
+      h.import_busybox(root)
     end)
 
     it("-v NAME:PATH keeps files across containers, made on first use; :ro is read-only", function()
