@@ -68,6 +68,9 @@ function M.report(rep)
   if (rep.records or 0) > 0 then
     out:write(string.format("Deleted build cache objects: %d\n\n", rep.records))
   end
+  if (rep.indexes or 0) > 0 then
+    out:write(string.format("Deleted COPY indexes: %d\n\n", rep.indexes))
+  end
   if (rep.kept_for_builds or 0) > 0 then
     io.stderr:write(string.format("%d build%s running: the build cache and snapshots were kept\n",
       rep.kept_for_builds, rep.kept_for_builds == 1 and " is" or "s are"))
