@@ -1,16 +1,18 @@
 -- cbuild container SUBCOMMAND: docker's management form (container ls -a, container rm, prune, ...),
--- and the hidden `container _monitor` that a detached container's monitor process runs.
+-- and the hidden `container _monitor` and `_health` that a detached container's monitor and
+-- health checker run.
 local M = { summary = "Manage containers" }
 
 M.subcommands = {
   { "ls", "ps", aliases = { "list", "ps" } },
   { "run" }, { "create" }, { "start" }, { "stop" }, { "restart" }, { "kill" }, { "pause" }, { "unpause" },
   { "rm", aliases = { "remove" } }, { "logs" }, { "inspect" }, { "exec" }, { "top" }, { "stats" }, { "wait" },
-  { "commit" }, { "attach" }, { "cp" }, { "diff" }, { "export" }, { "rename" }, { "port" }, { "prune" },
+  { "commit" }, { "attach" }, { "cp" }, { "diff" }, { "export" }, { "rename" }, { "port" },
 }
 
 -- prune: docker container prune [-f]
 local prune = { summary = "Remove all stopped containers" }
+M.subcommands[#M.subcommands + 1] = { "prune", module = prune }
 
 function prune.setup(cmd)
   cmd:flag("-f --force", "Do not prompt for confirmation.")
@@ -25,46 +27,30 @@ function prune.run(args, ctx)
   return 0
 end
 
-local function module_of(sub)
-  if sub[1] == "prune" then
-    return prune
-  end
-  return require("cbuild.cli." .. (sub[2] or sub[1]))
+-- the processes that supervise a detached container and run its health checks
+local monitor = { summary = "Supervise a detached container (internal).", hidden = true }
+
+function monitor.setup(cmd)
+  cmd:option("--notify-fd", "Where to report the start."):convert(math.tointeger)
+  cmd:argument("id", "Container ID.")
 end
 
-function M.setup(cmd)
-  cmd:command_target "subcommand"
-  cmd:require_command(true)
-  for _, sub in ipairs(M.subcommands) do
-    local mod = module_of(sub)
-    local sc = cmd:command(table.concat({ sub[1], table.unpack(sub.aliases or {}) }, " "), mod.summary)
-    if mod.setup then
-      mod.setup(sc)
-    end
-  end
-  local health = cmd:command("_health", "Run a container's health checks (internal).")
-  health:hidden(true)
-  health:argument("id", "Container ID.")
-  local mon = cmd:command("_monitor", "Supervise a detached container (internal).")
-  mon:hidden(true)
-  mon:option("--notify-fd", "Where to report the start."):convert(math.tointeger)
-  mon:argument("id", "Container ID.")
+function monitor.run(args, ctx)
+  return require("cbuild.container.monitor").main(ctx:store(), args.id, args.notify_fd)
 end
 
-function M.run(args, ctx)
-  if args.subcommand == "_health" then
-    return require("cbuild.container.health").loop(ctx:store(), args.id)
-  end
-  if args.subcommand == "_monitor" then
-    local monitor = require "cbuild.container.monitor"
-    return monitor.main(ctx:store(), args.id, args.notify_fd)
-  end
-  for _, sub in ipairs(M.subcommands) do
-    if sub[1] == args.subcommand then
-      return module_of(sub).run(args, ctx)
-    end
-  end
-  return 125
+local health = { summary = "Run a container's health checks (internal).", hidden = true }
+
+function health.setup(cmd)
+  cmd:argument("id", "Container ID.")
 end
+
+function health.run(args, ctx)
+  return require("cbuild.container.health").loop(ctx:store(), args.id)
+end
+
+M.subcommands[#M.subcommands + 1] = { "_health", module = health }
+M.subcommands[#M.subcommands + 1] = { "_monitor", module = monitor }
+M.setup, M.run = require("cbuild.cli.group").new(M.subcommands)
 
 return M

@@ -5,7 +5,6 @@ local M = { summary = "Manage images" }
 M.subcommands = {
   { "ls", "images", aliases = { "list" } }, { "build" }, { "history" }, { "import" }, { "inspect" },
   { "load" }, { "pull" }, { "push" }, { "rm", "rmi", aliases = { "remove" } }, { "save" }, { "tag" },
-  { "prune" },
 }
 
 -- prune: docker image prune [-a] [-f]
@@ -27,32 +26,7 @@ function prune.run(args, ctx)
   return 0
 end
 
-local function module_of(sub)
-  if sub[1] == "prune" then
-    return prune
-  end
-  return require("cbuild.cli." .. (sub[2] or sub[1]))
-end
-
-function M.setup(cmd)
-  cmd:command_target "subcommand"
-  cmd:require_command(true)
-  for _, sub in ipairs(M.subcommands) do
-    local mod = module_of(sub)
-    local sc = cmd:command(table.concat({ sub[1], table.unpack(sub.aliases or {}) }, " "), mod.summary)
-    if mod.setup then
-      mod.setup(sc)
-    end
-  end
-end
-
-function M.run(args, ctx)
-  for _, sub in ipairs(M.subcommands) do
-    if sub[1] == args.subcommand then
-      return module_of(sub).run(args, ctx)
-    end
-  end
-  return 125
-end
+M.subcommands[#M.subcommands + 1] = { "prune", module = prune }
+M.setup, M.run = require("cbuild.cli.group").new(M.subcommands)
 
 return M
