@@ -64,4 +64,18 @@ describe("create, restart, port", function()
     assert.matches("^Exited", ok "ps -a --filter name=ticker --format '{{.Status}}'")
     ok "rm ticker"
   end)
+
+  it("--add-host and --dns/--dns-search/--dns-option write the container's hosts and resolv.conf", function()
+    local out = ok("run --rm --add-host db:10.1.2.3 --add-host gw:host-gateway --dns 192.0.2.53 "
+      .. "--dns-search example.com --dns-option ndots:2 busybox cat /etc/hosts /etc/resolv.conf")
+    assert.matches("\n10%.1%.2%.3\tdb\n", out)
+    local gw = ok "run --rm busybox ip route":match "default via (%S+)"
+    assert.matches("\n" .. gw:gsub("%.", "%%.") .. "\tgw\n", out) -- the bridge's gateway: the host
+    assert.matches("\nsearch example.com\nnameserver 192.0.2.53\noptions ndots:2\n$", out)
+    assert.not_matches("nameserver 8%.8%.8%.8", out)
+    assert.matches("127%.0%.0%.1\tgw\n", ok "run --rm --network host --add-host gw:host-gateway busybox cat /etc/hosts")
+    local status, _, err = h.cbuild(root, "run --rm --add-host nohost busybox true")
+    assert.are.equal(125, status)
+    assert.matches("invalid IP address in add-host", err, 1, true)
+  end)
 end)

@@ -101,16 +101,11 @@ end
 function M.extra_hosts(list)
   local out = {}
   for _, spec in ipairs(list or {}) do
-    local name, ip = spec:match "^([^:=]+)[:=](.+)$"
+    local name, ip = require("cbuild.container.config").add_host(spec)
     if not name then
-      errors.raise("invalid argument %q for \"--add-host\" flag: invalid IP address in add-host", spec)
+      errors.raise("%s", ip)
     end
-    if ip == "host-gateway" then
-      ip = "127.0.0.1"
-    elseif not (ip:match "^%d+%.%d+%.%d+%.%d+$" or ip:match "^%[?[%x:]+%]?$") then
-      errors.raise("invalid argument %q for \"--add-host\" flag: invalid IP address in add-host: %q", spec, ip)
-    end
-    out[#out + 1] = { name = name, ip = (ip:gsub("^%[(.*)%]$", "%1")) }
+    out[#out + 1] = { name = name, ip = ip == "host-gateway" and "127.0.0.1" or ip }
   end
   return out
 end

@@ -34,6 +34,10 @@ function M.flags(p)
   p:flag("--read-only", "Mount the container's root filesystem as read only.")
   p:option("--network --net", "Connect a container to a network: bridge (the default: cbuild0, with "
     .. "NAT), host, none or container:<name|id>.")
+  p:option("--add-host", "Add a custom host-to-IP mapping (HOST:IP; host-gateway: the host)."):count "*"
+  p:option("--dns", "Set custom DNS servers."):count "*"
+  p:option("--dns-search", "Set custom DNS search domains."):count "*"
+  p:option("--dns-option", "Set DNS options."):count "*"
   p:option("-p --publish", "Publish a container's port to the host ([IP:][HOSTPORT:]PORT[/udp])."):count "*"
   p:flag("-P --publish-all", "Publish all exposed ports to free host ports.")
   p:option("--cap-add", "Add Linux capabilities."):count "*"
@@ -83,7 +87,8 @@ function M.opts_of(o)
     labels = o.label, label_file = o.label_file, restart = o.restart,
     health_cmd = o.health_cmd, health_interval = o.health_interval, health_timeout = o.health_timeout,
     health_retries = o.health_retries, health_start_period = o.health_start_period,
-    no_healthcheck = o.no_healthcheck,
+    no_healthcheck = o.no_healthcheck, add_hosts = o.add_host, dns = o.dns, dns_search = o.dns_search,
+    dns_option = o.dns_option,
   }
 end
 

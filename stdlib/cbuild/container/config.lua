@@ -220,6 +220,20 @@ function M.parse_mount(spec)
   fail("invalid argument \"%s\" for \"--mount\" flag: unknown mount type %q", spec, tostring(typ))
 end
 
+--- One --add-host HOST:IP (or HOST=IP): name, ip ("host-gateway" kept for the caller to map),
+--- or nil, docker's message.
+function M.add_host(spec)
+  local name, ip = spec:match "^([^:=]+)[:=](.+)$"
+  if not name then
+    return nil, string.format("invalid argument %q for \"--add-host\" flag: invalid IP address in add-host", spec)
+  end
+  if ip ~= "host-gateway" and not (ip:match "^%d+%.%d+%.%d+%.%d+$" or ip:match "^%[?[%x:]+%]?$") then
+    return nil, string.format("invalid argument %q for \"--add-host\" flag: invalid IP address in add-host: %q",
+      spec, ip)
+  end
+  return name, (ip:gsub("^%[(.*)%]$", "%1"))
+end
+
 --- Parse --tmpfs /path[:size=64m,mode=1777].
 function M.parse_tmpfs(spec)
   local path, opts = spec:match "^([^:]+):?(.*)$"
@@ -484,7 +498,19 @@ function M.new(imgs, img, opts)
     Healthcheck = require("cbuild.container.health").config(icfg.Healthcheck, opts),
     StopSignal = icfg.StopSignal,
   }
+  local extra_hosts = arr {}
+  for _, spec in ipairs(opts.add_hosts or {}) do
+    local name, ip = M.add_host(spec)
+    if not name then
+      fail("%s", ip)
+    end
+    extra_hosts[#extra_hosts + 1] = name .. ":" .. ip
+  end
   local host = {
+    ExtraHosts = extra_hosts,
+    Dns = arr(opts.dns),
+    DnsSearch = arr(opts.dns_search),
+    DnsOptions = arr(opts.dns_option),
     Binds = binds,
     NetworkMode = netmode,
     PortBindings = network.port_bindings(opts.publish, opts.publish_all and icfg.ExposedPorts),

@@ -61,6 +61,49 @@ function M.umount_rootfs(imgs, c)
   end
 end
 
+--- --add-host's lines for /etc/hosts ("IP\tNAME\n" each); host-gateway is the bridge's
+--- gateway (the host, seen from the container), or 127.0.0.1 on the host's network.
+function M.extra_hosts(hc, net)
+  local out = {}
+  for _, e in ipairs(hc.ExtraHosts or {}) do
+    local name, ip = e:match "^([^:]+):(.+)$"
+    if name then
+      if ip == "host-gateway" then
+        ip = net and net.gateway or "127.0.0.1"
+      end
+      out[#out + 1] = ip .. "\t" .. name .. "\n"
+    end
+  end
+  return table.concat(out)
+end
+
+--- resolv.conf with --dns, --dns-search and --dns-option in place of the file's nameserver,
+--- search and options lines (each kept when its flag is not given), as docker does.
+function M.custom_resolv(text, hc)
+  local dns, search, options = hc.Dns or {}, hc.DnsSearch or {}, hc.DnsOptions or {}
+  if #dns == 0 and #search == 0 and #options == 0 then
+    return text
+  end
+  local out = {}
+  for line in text:gmatch "[^\n]+" do
+    local key = line:match "^%s*(%a+)"
+    if not ((key == "nameserver" and #dns > 0) or ((key == "search" or key == "domain") and #search > 0)
+        or (key == "options" and #options > 0)) then
+      out[#out + 1] = line
+    end
+  end
+  if #search > 0 then
+    out[#out + 1] = "search " .. table.concat(search, " ")
+  end
+  for _, ns in ipairs(dns) do
+    out[#out + 1] = "nameserver " .. ns
+  end
+  if #options > 0 then
+    out[#out + 1] = "options " .. table.concat(options, " ")
+  end
+  return table.concat(out, "\n") .. "\n"
+end
+
 -- /etc/resolv.conf, hosts and hostname of the container, in its directory: written afresh at
 -- every start, before the container sees them, so plainly (no rename, no fsync).
 local function etc_files(c, net, joined)
@@ -75,6 +118,10 @@ local function etc_files(c, net, joined)
     hosts = hosts .. "127.0.1.1\t" .. host .. "\n"
   else
     hosts = hosts .. "127.0.1.1\t" .. host .. "\n" .. (fs.read_file "/etc/hosts" or "")
+  end
+  if not joined then
+    hosts = hosts .. M.extra_hosts(c.HostConfig, net)
+    resolv = M.custom_resolv(resolv, c.HostConfig)
   end
   local plain = { mode = 420, atomic = false }
   errors.need("write resolv.conf", fs.write_file(c.ResolvConfPath, resolv, plain))
