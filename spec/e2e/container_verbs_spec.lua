@@ -1,5 +1,6 @@
 -- create, restart and port: docker's verbs around a container's life and its published ports.
 local h = require "spec.helpers"
+local q = h.quote
 
 local root, ok
 
@@ -77,5 +78,24 @@ describe("create, restart, port", function()
     local status, _, err = h.cbuild(root, "run --rm --add-host nohost busybox true")
     assert.are.equal(125, status)
     assert.matches("invalid IP address in add-host", err, 1, true)
+  end)
+
+  it("--group-add, --cidfile, --pull never, --stop-signal/--stop-timeout and --expose", function()
+    local cid = h.tmpdir "cid" .. "/cid"
+    assert.matches("groups=100,65534%(nogroup%)",
+      ok("run --rm --cidfile " .. q(cid) .. " --group-add 100 --group-add nogroup busybox id"))
+    assert.matches("^%x+$", h.read(cid))
+    local status, _, err = h.cbuild(root, "run --rm --cidfile " .. q(cid) .. " busybox true")
+    assert.are.equal(125, status)
+    assert.matches("Container ID file found", err, 1, true)
+    status, _, err = h.cbuild(root, "run --rm --pull never nosuch:1 true")
+    assert.are.equal(125, status)
+    assert.matches("No such image: nosuch:1", err, 1, true)
+    ok "run -d --name stopper --stop-signal KILL --stop-timeout 1 --expose 7000-7001/udp busybox sleep 60"
+    assert.are.equal("KILL 1\n", ok "inspect -f '{{.Config.StopSignal}} {{.Config.StopTimeout}}' stopper")
+    assert.matches('"7000/udp":{}', ok "inspect -f '{{json .Config.ExposedPorts}}' stopper", 1, true)
+    ok "stop stopper"
+    assert.are.equal("137\n", ok "inspect -f '{{.State.ExitCode}}' stopper") -- KILL, not TERM
+    ok "rm stopper"
   end)
 end)

@@ -35,9 +35,10 @@ local function int(s)
   return s and s:match "^%d+$" and math.tointeger(tonumber(s)) or nil
 end
 
---- Resolve spec (the image's User, "" = root) inside rootfs (nil for an empty image).
+--- Resolve spec (the image's User, "" = root) inside rootfs (nil for an empty image), with
+--- extra ({name or gid, ...}, run's --group-add) among the supplementary groups.
 --- Returns {uid, gid, groups = {...}, home} or nil, msg (docker's wording).
-function M.resolve(rootfs, spec)
+function M.resolve(rootfs, spec, extra)
   spec = spec or ""
   local uname, gname = spec:match "^([^:]*):?(.*)$"
   local passwd = read_db(rootfs, "/etc/passwd")
@@ -87,6 +88,25 @@ function M.resolve(rootfs, spec)
           u.groups[#u.groups + 1] = int(row[3])
         end
       end
+    end
+  end
+  for _, want in ipairs(extra or {}) do
+    local gid = int(want)
+    for _, row in ipairs(gid and {} or group) do
+      if row[1] == want then
+        gid = int(row[3])
+        break
+      end
+    end
+    if not gid then
+      return nil, string.format("Unable to find group %s: no matching entries in group file", want)
+    end
+    local seen = false
+    for _, g in ipairs(u.groups) do
+      seen = seen or g == gid
+    end
+    if not seen then
+      u.groups[#u.groups + 1] = gid
     end
   end
   return u

@@ -34,6 +34,13 @@ function M.flags(p)
   p:flag("--read-only", "Mount the container's root filesystem as read only.")
   p:option("--network --net", "Connect a container to a network: bridge (the default: cbuild0, with "
     .. "NAT), host, none or container:<name|id>.")
+  p:option("--group-add", "Add additional groups to join (names from the image's /etc/group, or GIDs)."
+    ):count "*"
+  p:option("--stop-signal", "Signal to stop the container (default: the image's STOPSIGNAL, else TERM).")
+  p:option("--stop-timeout", "Seconds to wait for the container to stop before killing it (default 10).")
+  p:option("--expose", "Expose a port or a range of ports (for -P)."):count "*"
+  p:option("--cidfile", "Write the container ID to the file.")
+  p:option("--pull", "Pull image before running: missing (default), always or never.", "missing")
   p:option("--add-host", "Add a custom host-to-IP mapping (HOST:IP; host-gateway: the host)."):count "*"
   p:option("--dns", "Set custom DNS servers."):count "*"
   p:option("--dns-search", "Set custom DNS search domains."):count "*"
@@ -87,7 +94,9 @@ function M.opts_of(o)
     labels = o.label, label_file = o.label_file, restart = o.restart,
     health_cmd = o.health_cmd, health_interval = o.health_interval, health_timeout = o.health_timeout,
     health_retries = o.health_retries, health_start_period = o.health_start_period,
-    no_healthcheck = o.no_healthcheck, add_hosts = o.add_host, dns = o.dns, dns_search = o.dns_search,
+    no_healthcheck = o.no_healthcheck, group_add = o.group_add, stop_signal = o.stop_signal,
+    stop_timeout = o.stop_timeout, expose = o.expose, cidfile = o.cidfile, pull = o.pull,
+    add_hosts = o.add_host, dns = o.dns, dns_search = o.dns_search,
     dns_option = o.dns_option,
   }
 end
@@ -95,10 +104,16 @@ end
 --- Create the container record (and its directory) for the parsed flags; returns it.
 --- opts.existing: the store's records, when the caller has them (for the name check).
 function M.create(imgs, opts)
-  local entry = imgs:lookup(opts.image)
+  local policy = opts.pull or "missing"
+  if policy ~= "missing" and policy ~= "always" and policy ~= "never" then
+    config.fail("invalid pull option: '%s': must be one of \"always\", \"missing\" or \"never\"", policy)
+  end
+  local entry = policy ~= "always" and imgs:lookup(opts.image) or nil
   if not entry then -- docker's behaviour: say so, then pull it
-    io.stderr:write(string.format("Unable to find image '%s' locally\n", opts.image))
-    local ok, res = pcall(require("cbuild.registry.pull").ensure, imgs, opts.image, {
+    if policy == "missing" then
+      io.stderr:write(string.format("Unable to find image '%s' locally\n", opts.image))
+    end
+    local ok, res = pcall(require("cbuild.registry.pull").ensure, imgs, opts.image, { pull = policy,
       out = function(line)
         io.stderr:write(line, "\n")
       end,
@@ -110,6 +125,13 @@ function M.create(imgs, opts)
   end
   local img = imgs:image(entry.digest)
   local c = config.new(imgs, img, opts)
+  if opts.cidfile then -- docker refuses to overwrite one
+    if fs.exists(opts.cidfile) then
+      config.fail("Container ID file found, make sure the other container isn't running or delete %s",
+        opts.cidfile)
+    end
+    errors.need("write --cidfile", fs.write_file(opts.cidfile, c.Id))
+  end
   errors.need("create container dir", fs.mkdir_p(state.dir(imgs, c.Id), tonumber("700", 8)))
   state.save(imgs, c)
   return c

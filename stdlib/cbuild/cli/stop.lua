@@ -7,7 +7,8 @@ local state = require "cbuild.container.state"
 local M = { summary = "Stop one or more running containers" }
 
 function M.setup(cmd)
-  cmd:option("-t --time", "Seconds to wait before killing the container.", "10"):convert(tonumber)
+  cmd:option("-t --time", "Seconds to wait before killing the container (default: its --stop-timeout, else 10)."
+    ):convert(tonumber)
   cmd:option("-s --signal", "Signal to send to the container.")
   cmd:argument("container", "Container name or ID."):args "+"
 end
@@ -22,6 +23,7 @@ end
 
 --- Stop c: signal, wait up to timeout seconds, then SIGKILL; returns when it no longer runs.
 function M.stop(imgs, c, timeout, sig)
+  timeout = timeout or c.Config.StopTimeout or 10
   M.mark_stopped(imgs, c)
   if not c.State.Running then
     if c.State.Restarting then -- the monitor sees the mark when its delay ends

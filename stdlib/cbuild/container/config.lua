@@ -220,6 +220,24 @@ function M.parse_mount(spec)
   fail("invalid argument \"%s\" for \"--mount\" flag: unknown mount type %q", spec, tostring(typ))
 end
 
+--- The image's ExposedPorts with --expose's (PORT[/PROTO] or a range START-END[/PROTO]), or nil.
+function M.exposed(image_ports, list)
+  local out = json.object {}
+  for k, v in pairs(image_ports or {}) do
+    out[k] = v
+  end
+  for _, spec in ipairs(list or {}) do
+    local a, b, proto = spec:match "^(%d+)%-?(%d*)/?(%a*)$"
+    if not a then
+      fail("invalid range format for --expose: %s", spec)
+    end
+    for port = tonumber(a), tonumber(b ~= "" and b or a) do
+      out[port .. "/" .. (proto ~= "" and proto or "tcp")] = json.object {}
+    end
+  end
+  return next(out) and out or nil
+end
+
 --- One --add-host HOST:IP (or HOST=IP): name, ip ("host-gateway" kept for the caller to map),
 --- or nil, docker's message.
 function M.add_host(spec)
@@ -496,7 +514,10 @@ function M.new(imgs, img, opts)
     Entrypoint = entrypoint and arr(entrypoint) or json.null,
     Labels = M.labels(icfg.Labels, opts.label_file, opts.labels),
     Healthcheck = require("cbuild.container.health").config(icfg.Healthcheck, opts),
-    StopSignal = icfg.StopSignal,
+    StopSignal = opts.stop_signal or icfg.StopSignal,
+    StopTimeout = opts.stop_timeout and (math.tointeger(tonumber(opts.stop_timeout))
+      or fail("invalid argument %q for \"--stop-timeout\" flag", opts.stop_timeout)) or nil,
+    ExposedPorts = M.exposed(icfg.ExposedPorts, opts.expose),
   }
   local extra_hosts = arr {}
   for _, spec in ipairs(opts.add_hosts or {}) do
@@ -507,13 +528,14 @@ function M.new(imgs, img, opts)
     extra_hosts[#extra_hosts + 1] = name .. ":" .. ip
   end
   local host = {
+    GroupAdd = arr(opts.group_add),
     ExtraHosts = extra_hosts,
     Dns = arr(opts.dns),
     DnsSearch = arr(opts.dns_search),
     DnsOptions = arr(opts.dns_option),
     Binds = binds,
     NetworkMode = netmode,
-    PortBindings = network.port_bindings(opts.publish, opts.publish_all and icfg.ExposedPorts),
+    PortBindings = network.port_bindings(opts.publish, opts.publish_all and M.exposed(icfg.ExposedPorts, opts.expose)),
     AutoRemove = opts.rm or false,
     CapAdd = arr(opts.cap_add),
     CapDrop = arr(opts.cap_drop),

@@ -144,9 +144,9 @@ function M.init_path()
   return nil
 end
 
---- The user c runs as, resolved in rootfs ({uid, gid, groups, home}).
-function M.resolve_user(rootfs, spec)
-  local who, uerr = user.resolve(rootfs, spec)
+--- The user c runs as, resolved in rootfs ({uid, gid, groups, home}); extra: --group-add's.
+function M.resolve_user(rootfs, spec, extra)
+  local who, uerr = user.resolve(rootfs, spec, extra)
   if not who then
     config.fail("%s", uerr)
   end
@@ -178,7 +178,7 @@ function M.start(imgs, c, io_)
   local rootfs = M.mount_rootfs(imgs, c)
   local handle = { rootfs = rootfs }
   local ok, err = pcall(function()
-    local who = M.resolve_user(rootfs, c.Config.User)
+    local who = M.resolve_user(rootfs, c.Config.User, c.HostConfig.GroupAdd)
     local hc = c.HostConfig
     local limits = config.limits(hc)
     local mounts = {}
@@ -302,7 +302,7 @@ end
 --- the proc handle (pid, wait, poll, kill, close).
 function M.enter(imgs, c, opts)
   local rootfs = state.dir(imgs, c.Id) .. "/rootfs"
-  local who = M.resolve_user(rootfs, opts.user or c.Config.User)
+  local who = M.resolve_user(rootfs, opts.user or c.Config.User, c.HostConfig.GroupAdd)
   local env = c.Config.Env
   for _, kv in ipairs(opts.env or {}) do
     local k, v = kv:match "^([^=]+)=(.*)$"
