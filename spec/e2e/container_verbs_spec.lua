@@ -98,4 +98,13 @@ describe("create, restart, port", function()
     assert.are.equal("137\n", ok "inspect -f '{{.State.ExitCode}}' stopper") -- KILL, not TERM
     ok "rm stopper"
   end)
+
+  it("--device puts a host device node in the container", function()
+    assert.matches("^c[rw-]+%s+1 root%s+root%s+1,%s+3 ",
+      ok "run --rm --device /dev/null:/dev/mynull busybox ls -l /dev/mynull")
+    assert.are.equal("", ok "run --rm --device /dev/null:/dev/mynull busybox cat /dev/mynull")
+    local status, _, err = h.cbuild(root, "run --rm --device /etc/passwd busybox true")
+    assert.are.equal(125, status)
+    assert.matches("not a device node", err, 1, true)
+  end)
 end)

@@ -34,6 +34,7 @@ function M.flags(p)
   p:flag("--read-only", "Mount the container's root filesystem as read only.")
   p:option("--network --net", "Connect a container to a network: bridge (the default: cbuild0, with "
     .. "NAT), host, none or container:<name|id>.")
+  p:option("--device", "Add a host device to the container (HOST[:CONTAINER[:PERMS]])."):count "*"
   p:option("--group-add", "Add additional groups to join (names from the image's /etc/group, or GIDs)."
     ):count "*"
   p:option("--stop-signal", "Signal to stop the container (default: the image's STOPSIGNAL, else TERM).")
@@ -96,7 +97,7 @@ function M.opts_of(o)
     health_retries = o.health_retries, health_start_period = o.health_start_period,
     no_healthcheck = o.no_healthcheck, group_add = o.group_add, stop_signal = o.stop_signal,
     stop_timeout = o.stop_timeout, expose = o.expose, cidfile = o.cidfile, pull = o.pull,
-    add_hosts = o.add_host, dns = o.dns, dns_search = o.dns_search,
+    add_hosts = o.add_host, devices = o.device, dns = o.dns, dns_search = o.dns_search,
     dns_option = o.dns_option,
   }
 end

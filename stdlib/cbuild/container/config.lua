@@ -220,6 +220,24 @@ function M.parse_mount(spec)
   fail("invalid argument \"%s\" for \"--mount\" flag: unknown mount type %q", spec, tostring(typ))
 end
 
+--- Parse --device HOST[:CONTAINER[:PERMS]] into docker's {PathOnHost, PathInContainer,
+--- CgroupPermissions}; the host path must be a device node.
+function M.parse_device(spec)
+  local host, ctr, perms = spec:match "^([^:]+):?([^:]*):?([rwm]*)$"
+  if not host or not host:match "^/" then
+    fail("invalid device specification: %s", spec)
+  end
+  if ctr:match "^[rwm]+$" and perms == "" then
+    ctr, perms = "", ctr
+  end
+  local st = require("cbuild.core.fs").stat(host)
+  if not st or (st.type ~= "char" and st.type ~= "block") then
+    fail("error gathering device information while adding custom device %q: not a device node", host)
+  end
+  return { PathOnHost = host, PathInContainer = ctr ~= "" and ctr or host,
+    CgroupPermissions = perms ~= "" and perms or "rwm" }
+end
+
 --- The image's ExposedPorts with --expose's (PORT[/PROTO] or a range START-END[/PROTO]), or nil.
 function M.exposed(image_ports, list)
   local out = json.object {}
@@ -527,7 +545,12 @@ function M.new(imgs, img, opts)
     end
     extra_hosts[#extra_hosts + 1] = name .. ":" .. ip
   end
+  local devices = arr {}
+  for _, d in ipairs(opts.devices or {}) do
+    devices[#devices + 1] = M.parse_device(d)
+  end
   local host = {
+    Devices = devices,
     GroupAdd = arr(opts.group_add),
     ExtraHosts = extra_hosts,
     Dns = arr(opts.dns),

@@ -196,6 +196,9 @@ function M.start(imgs, c, io_)
     for _, t in ipairs(c.Cbuild.tmpfs or {}) do
       mounts[#mounts + 1] = config.parse_tmpfs(t)
     end
+    for _, d in ipairs(hc.Devices or {}) do -- the host's node, bound over the container's /dev
+      mounts[#mounts + 1] = { type = "bind", source = d.PathOnHost, target = d.PathInContainer, readonly = false }
+    end
     if io_.ctty then -- the pty as /dev/console, so ttyname() finds it inside
       local slave = fs.readlink("/proc/self/fd/" .. io_.stdin)
       if slave then
