@@ -104,6 +104,14 @@ lsandbox_spawn(lua_State *L)
     cfg.etc_hostname = lcb_optstrfield(L, t, "hostname", NULL);
   }
   cfg.readonly_rootfs = lcb_optboolfield(L, 1, "readonly_rootfs", 0);
+  cfg.host_pid = lcb_optboolfield(L, 1, "host_pid", 0);
+  cfg.host_ipc = lcb_optboolfield(L, 1, "host_ipc", 0);
+  cfg.host_uts = lcb_optboolfield(L, 1, "host_uts", 0);
+  {
+    lua_Integer shm = lcb_optintfield(L, 1, "shm_size", 0);
+    luaL_argcheck(L, shm >= 0, 1, "shm_size must not be negative");
+    cfg.shm_size = (uint64_t)shm;
+  }
   cfg.setsid = lcb_optboolfield(L, 1, "setsid", 0);
 
   p = lua_newuserdatauv(L, sizeof *p, 0);

@@ -14,6 +14,7 @@
 #include "cbuild/sandbox.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/openat2.h>
@@ -421,8 +422,14 @@ setup_dev(struct child *c)
     child_fail(c, "mkdir in '/dev'");
   mount_in_root(c, "devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
                 "newinstance,ptmxmode=0666,mode=0620,gid=5", false);
-  mount_in_root(c, "shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                "mode=1777,size=65536k", false);
+  if (c->cfg->host_ipc) { /* the host's shared memory, as its ipc namespace */
+    mount_in_root(c, "/dev/shm", "/dev/shm", NULL, MS_BIND | MS_REC, NULL, false);
+  } else {
+    char opts[64];
+    snprintf(opts, sizeof opts, "mode=1777,size=%" PRIu64 "k",
+             c->cfg->shm_size > 0 ? (c->cfg->shm_size + 1023) / 1024 : 65536);
+    mount_in_root(c, "shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, opts, false);
+  }
   for (size_t i = 0; i < sizeof links / sizeof *links; i++)
     if (symlinkat(links[i][1], devfd, links[i][0]) < 0)
       child_fail(c, "symlink '/dev/%s'", links[i][0]);
@@ -738,6 +745,8 @@ validate(const struct cb_sandbox_config *cfg, struct cb_error **err)
                         cfg->cwd);
   if (cfg->ngroups > 0 && cfg->groups == NULL)
     return cb_error_set(err, CB_E_INVALID, 0, "sandbox: groups missing");
+  if (cfg->host_uts && cfg->hostname != NULL)
+    return cb_error_set(err, CB_E_INVALID, 0, "sandbox: a hostname with the host's uts namespace");
   for (size_t i = 0; i < cfg->nmounts; i++) {
     const struct cb_sandbox_mount *m = &cfg->mounts[i];
     if (m->target == NULL || m->target[0] != '/')
@@ -832,11 +841,14 @@ cb_sandbox_spawn(const struct cb_sandbox_config *cfg, struct cb_error **err)
   cb_autoclose int sync_rd = -1, sync_wr = -1, msg_rd = -1, msg_wr = -1, pidfd = -1, netns = -1;
   cb_autofree char *data = NULL;
   int fds[2], r;
-  uint64_t flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_PIDFD;
+  uint64_t flags = CLONE_NEWNS | CLONE_PIDFD;
   pid_t pid;
 
   if (validate(cfg, err) < 0)
     return NULL;
+  flags |= cfg->host_pid ? 0 : CLONE_NEWPID;
+  flags |= cfg->host_ipc ? 0 : CLONE_NEWIPC;
+  flags |= cfg->host_uts ? 0 : CLONE_NEWUTS;
   memset(&c, 0, sizeof c);
   c.cfg = cfg;
   c.rootfd = -1;

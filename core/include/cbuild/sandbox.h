@@ -60,6 +60,10 @@ struct cb_sandbox_config {
   size_t ngroups;
   const char *hostname; /* NULL = leave the new uts namespace's copy of the host's */
   bool host_network;    /* true: stay in the caller's network namespace */
+  bool host_pid;        /* stay in the caller's pid namespace (run --pid host) */
+  bool host_ipc;        /* and ipc namespace, with the host's /dev/shm (--ipc host) */
+  bool host_uts;        /* and uts namespace; hostname must then be NULL (--uts host) */
+  uint64_t shm_size;    /* bytes of the container's /dev/shm tmpfs; 0 = 64 MiB */
   const char *netns;    /* else join this one (a pinned nsfs path); NULL = a new one */
   const struct cb_sandbox_mount *mounts; /* applied in order, after the standard ones */
   size_t nmounts;

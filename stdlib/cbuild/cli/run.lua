@@ -34,6 +34,10 @@ function M.flags(p)
   p:flag("--read-only", "Mount the container's root filesystem as read only.")
   p:option("--network --net", "Connect a container to a network: bridge (the default: cbuild0, with "
     .. "NAT), host, none or container:<name|id>.")
+  p:option("--pid", "PID namespace to use: host (the host's), or a new one by default.")
+  p:option("--ipc", "IPC mode to use: private (default), shareable, or host (with the host's /dev/shm).")
+  p:option("--uts", "UTS namespace to use: host (the host's hostname), or a new one by default.")
+  p:option("--shm-size", "Size of /dev/shm (default 64m).")
   p:option("--device", "Add a host device to the container (HOST[:CONTAINER[:PERMS]])."):count "*"
   p:option("--group-add", "Add additional groups to join (names from the image's /etc/group, or GIDs)."
     ):count "*"
@@ -97,7 +101,8 @@ function M.opts_of(o)
     health_retries = o.health_retries, health_start_period = o.health_start_period,
     no_healthcheck = o.no_healthcheck, group_add = o.group_add, stop_signal = o.stop_signal,
     stop_timeout = o.stop_timeout, expose = o.expose, cidfile = o.cidfile, pull = o.pull,
-    add_hosts = o.add_host, devices = o.device, dns = o.dns, dns_search = o.dns_search,
+    add_hosts = o.add_host, devices = o.device, pid = o.pid, ipc = o.ipc, uts = o.uts,
+    shm_size = o.shm_size, dns = o.dns, dns_search = o.dns_search,
     dns_option = o.dns_option,
   }
 end

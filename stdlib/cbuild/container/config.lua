@@ -415,7 +415,19 @@ function M.new(imgs, img, opts)
   end
   local id = state.new_id()
   local env = arr(icfg.Env)
-  local hostname = opts.hostname or id:sub(1, 12)
+  for flag, v in pairs { ["--pid"] = opts.pid, ["--uts"] = opts.uts } do
+    if v and v ~= "host" and v ~= "" then
+      fail("invalid %s: %q (host, or leave it out for a namespace of its own)", flag, v)
+    end
+  end
+  if opts.ipc and opts.ipc ~= "host" and opts.ipc ~= "private" and opts.ipc ~= "shareable" then
+    fail("invalid IPC mode: %s (host, private or shareable)", opts.ipc)
+  end
+  if opts.uts == "host" and opts.hostname then
+    fail "Conflicting options: hostname and the UTS mode"
+  end
+  local hostname = opts.hostname or (opts.uts == "host" and require("cbuild.core.sys").hostname())
+    or id:sub(1, 12)
   for _, f in ipairs(opts.env_file or {}) do
     env = apply_env(env, env_file(f))
   end
@@ -549,7 +561,12 @@ function M.new(imgs, img, opts)
   for _, d in ipairs(opts.devices or {}) do
     devices[#devices + 1] = M.parse_device(d)
   end
+  local shm = opts.shm_size and (M.parse_bytes(opts.shm_size) or fail("invalid size: '%s'", opts.shm_size))
   local host = {
+    PidMode = opts.pid or "",
+    IpcMode = opts.ipc or "private",
+    UTSMode = opts.uts or "",
+    ShmSize = shm or 67108864,
     Devices = devices,
     GroupAdd = arr(opts.group_add),
     ExtraHosts = extra_hosts,
