@@ -305,6 +305,62 @@ describe("cbuild.build.context", function()
       assert.are.equal(0, c2.cache:reads())
     end)
 
+    it("reads the text cache of earlier versions and saves the binary one", function()
+      mktree(dir, { ["ctx/f1"] = "one", ["ctx/d/f2"] = "two" })
+      os.execute "sleep 2.2"
+      local lines = { "cbuild-context-hashes 1" }
+      for _, rel in ipairs { "f1", "d/f2" } do
+        local host = dir .. "/ctx/" .. rel
+        local st = fs.lstat(host)
+        lines[#lines + 1] = string.format("%s %d %d %d %d %d %d %s", digest.sha256(assert(fs.read_file(host))),
+          st.size, st.mtime, st.mtime_ns, st.ctime, st.ctime_ns, st.ino, host)
+      end
+      local cache = dir .. "/hashes"
+      assert(fs.write_file(cache, table.concat(lines, "\n") .. "\n"))
+      local c1 = context.open(dir .. "/ctx")
+      assert(c1:load_cache(cache))
+      local h = c1:hash "."
+      assert.are.equal(0, c1.cache:reads())
+      assert(fs.write_file(dir .. "/ctx/f1", "ONE"))
+      os.execute "sleep 2.2"
+      local c2 = context.open(dir .. "/ctx")
+      assert(c2:load_cache(cache))
+      assert.are_not.equal(h, c2:hash ".")
+      assert.are.equal(1, c2.cache:reads())
+      assert(c2:save_cache(cache))
+      assert.are.equal("cbuild-context-hashes 2\n", assert(fs.read_file(cache)):sub(1, 24))
+      local c3 = context.open(dir .. "/ctx")
+      assert(c3:load_cache(cache))
+      assert.are.equal(c2:hash ".", c3:hash ".")
+      assert.are.equal(0, c3.cache:reads())
+    end)
+
+    it("trusts the records before a torn or damaged one, and rewrites such a file", function()
+      mktree(dir, { ["ctx/a"] = "a", ["ctx/b"] = "b", ["ctx/c"] = "c" })
+      os.execute "sleep 2.2"
+      local cache = dir .. "/hashes"
+      local c1 = context.open(dir .. "/ctx")
+      local h = c1:hash "."
+      assert(c1:save_cache(cache))
+      local whole = assert(fs.read_file(cache))
+      -- records are sorted by path: cut the file inside the last one (".../c")
+      assert(fs.write_file(cache, whole:sub(1, #whole - 3)))
+      local c2 = context.open(dir .. "/ctx")
+      assert(c2:load_cache(cache))
+      assert.are.equal(h, c2:hash ".")
+      assert.are.equal(1, c2.cache:reads())
+      assert(c2:save_cache(cache)) -- not appended after the torn record: rewritten
+      assert.are.equal(whole, assert(fs.read_file(cache)))
+      -- one byte changed in the first record's digest: it and everything after it are dropped
+      local i = 24 + 5
+      local bad = whole:sub(1, i - 1) .. string.char((whole:byte(i) + 1) % 256) .. whole:sub(i + 1)
+      assert(fs.write_file(cache, bad))
+      local c3 = context.open(dir .. "/ctx")
+      assert(c3:load_cache(cache))
+      assert.are.equal(h, c3:hash ".")
+      assert.are.equal(3, c3.cache:reads())
+    end)
+
     it("load_cache tolerates a missing or foreign file", function()
       local ctx = context.open(dir)
       assert.is_true(ctx:load_cache(dir .. "/none"))

@@ -9,9 +9,10 @@
  * contents.  Symlinks are entries, never followed.
  *
  * A hash cache (cb_hashcache) memoizes file digests by (path, size, mtime, ctime, inode), as
- * git's index does, and is saved between builds as text lines
- * "<digest> <size> <mtime> <mtime_ns> <ctime> <ctime_ns> <ino> <path, % and newline escaped>"
- * after a "cbuild-context-hashes 1" line.  A file changed within two seconds of the first
+ * git's index does, and is saved between builds after a "cbuild-context-hashes 2" line as
+ * binary records (digest, the stat fields, the path, a checksum: see hashcache.c); the text
+ * lines of version 1 ("<digest> <size> <mtime> <mtime_ns> <ctime> <ctime_ns> <ino> <path, %
+ * and newline escaped>") are still read.  A file changed within two seconds of the first
  * digest computed ("racily clean", git's term) is used but never saved.
  *
  * Ownership: trees and caches are freed by their _free function (NULL is fine).  Every
@@ -96,7 +97,8 @@ CB_API void cb_hashcache_free(struct cb_hashcache *c);
  * earlier ones, digests the cache knew before the call win. */
 CB_API int cb_hashcache_load(struct cb_hashcache *c, const char *path, struct cb_error **err);
 /* Save to PATH (mode 0600, its directory created 0700): nothing when no digest changed since
- * load and PATH exists; the new lines appended to the file load read when that keeps it small;
+ * load and PATH exists; the new records appended to the (binary) file load read when that
+ * keeps it small and it is as load found it;
  * else the whole cache rewritten atomically (only the entries used by this build once it holds
  * more than CB_HASHCACHE_MAX). */
 #define CB_HASHCACHE_MAX 200000
