@@ -130,6 +130,13 @@ sink_put(struct cb_tar_writer *w, const void *buf, size_t len)
   return 0;
 }
 
+/* Is the pending run of earlier bytes where both streams start (nothing else written yet)? */
+static bool
+run_is_prefix(const struct cb_tar_writer *w)
+{
+  return w->ix->run_off == 0 && w->fill == 0 && cb_blob_writer_size(w->blob) == 0;
+}
+
 /* Read the pending run of earlier bytes into the stream.  A run that starts both streams (the
  * entries before the first change) is copied in the kernel and not hashed again: the store
  * resumes the blob's hash from the earlier blob's. */
@@ -138,8 +145,7 @@ flush_run(struct cb_tar_writer *w)
 {
   struct tar_index *ix = w->ix;
 
-  if (ix != NULL && ix->run_len > 0 && ix->run_off == 0 && w->fill == 0 &&
-      cb_blob_writer_size(w->blob) == 0) {
+  if (ix != NULL && ix->run_len > 0 && run_is_prefix(w)) {
     if (cb_blob_writer_copy_prefix(w->blob, &ix->prev_digest, ix->run_len, &w->sink_err) < 0)
       return -1;
     ix->run_off = ix->run_len;
@@ -545,6 +551,12 @@ copy_prev(struct cb_tar_writer *w, const struct index_rec *r, struct cb_error **
     ix->run_off = r->off;
   ix->run_len += r->len;
   w->size += r->len;
+  /* past the prefix, a long run goes out as it grows rather than at its end: its bytes are
+   * then hashed (on the second core) while the entries after it are still being looked up */
+  if (ix->run_len >= SINK_BUF && !run_is_prefix(w) && flush_run(w) < 0) {
+    *err = cb_steal_ptr(&w->sink_err);
+    return -1;
+  }
   return 0;
 }
 
