@@ -308,7 +308,8 @@ index_save(struct tar_index *ix, const struct cb_digest *d, uint64_t size)
   size_t len = INDEX_HEAD + ix->n * sizeof *ix->rec;
   char *p, *slash;
 
-  qsort(ix->rec, ix->n, sizeof *ix->rec, cmp_rec);
+  if (ix->n > 1) /* qsort of NULL, 0 is undefined (UBSan says so) */
+    qsort(ix->rec, ix->n, sizeof *ix->rec, cmp_rec);
   buf = cb__xmalloc(len);
   p = buf;
   memcpy(p, INDEX_MAGIC, sizeof INDEX_MAGIC - 1);
