@@ -50,6 +50,18 @@ describe("build flags", function()
     assert.matches("\nhosts\n", "\n" .. list)
   end)
 
+  it("-o type=docker and type=oci write the image as save does", function()
+    local dir = h.tmpdir "imgout"
+    local status, out, err = h.cbuild(root, "build -q -t outimg:1 -o type=docker,dest=" .. q(dir .. "/d.tar")
+      .. " -o type=oci,dest=" .. q(dir .. "/o.tar") .. ",name=outimg:oci " .. q(ctx))
+    assert.are.equal(0, status, out .. err)
+    local manifest = json.decode(h.ok("tar xOf " .. q(dir .. "/d.tar") .. " manifest.json"))
+    assert.are.same({ "docker.io/library/outimg:1" }, manifest[1].RepoTags)
+    local index = json.decode(h.ok("tar xOf " .. q(dir .. "/o.tar") .. " index.json"))
+    assert.matches("outimg:oci", json.encode(index))
+    h.ok("skopeo inspect oci-archive:" .. q(dir .. "/o.tar"))
+  end)
+
   it("-o - writes the tarball to standard output", function()
     local status, out = h.cbuild(root, "build -q -o - " .. q(ctx) .. " | tar t | grep -c '^bin/busybox$'")
     assert.are.equal(0, status)

@@ -20,8 +20,8 @@ function M.setup(cmd)
   cmd:option("--metadata-file", "Write the build result's metadata (image digest, names) as JSON to the file.")
   cmd:option("--label", "Set metadata for the image (KEY=VALUE); may be repeated."):count "*"
   cmd:option("--add-host", "Add a custom host-to-IP mapping (HOST:IP) to RUN steps' /etc/hosts."):count "*"
-  cmd:option("-o --output", "Also export the result: type=local,dest=DIR (or just DIR), type=tar,dest=FILE (or -)."
-    ):count "*"
+  cmd:option("-o --output", "Also export the result: type=local,dest=DIR (or just DIR), type=tar,dest=FILE (or -), "
+    .. "type=docker|oci,dest=FILE[,name=REF] (the image as `save` writes it)."):count "*"
   cmd:flag("--push", "Push the tagged image to its registry after the build.")
   cmd:option("--build-context", "Additional build context (NAME=DIR or NAME=docker-image://REF): replaces "
     .. "the stage or base image NAME, and is what COPY --from=NAME reads."):count "*"
@@ -127,8 +127,8 @@ function M.outputs(list)
         o[k] = v
       end
     end
-    if o.type ~= "local" and o.type ~= "tar" then
-      errors.raise("--output type=%s is not supported (local or tar)", tostring(o.type))
+    if o.type ~= "local" and o.type ~= "tar" and o.type ~= "docker" and o.type ~= "oci" then
+      errors.raise("--output type=%s is not supported (local, tar, docker or oci)", tostring(o.type))
     end
     if not o.dest or o.dest == "" then
       errors.raise("--output %s: dest= is required", spec)
@@ -484,8 +484,10 @@ local function build(args, ctx, prep)
   local desc = s:commit(result, { labels = M.labels(args.label) })
   local id = desc.config
   for _, o in ipairs(outputs) do
-    out:say("exporting to %s %s", o.type == "local" and "directory" or "tarball", o.dest)
-    export(images, result, o)
+    if o.type == "local" or o.type == "tar" then
+      out:say("exporting to %s %s", o.type == "local" and "directory" or "tarball", o.dest)
+      export(images, result, o)
+    end
   end
   out:say("writing image %s done", id)
   if #tags == 0 then
@@ -493,6 +495,16 @@ local function build(args, ctx, prep)
   end
   for _, t in ipairs(tags) do
     out:say("naming to %s done", images:tag(desc, t))
+  end
+  for _, o in ipairs(outputs) do -- the image itself, as `save` writes it (named by -t or name=)
+    if o.type == "docker" or o.type == "oci" then
+      out:say("exporting image to %s archive %s", o.type, o.dest)
+      if o.name and o.name ~= "" then
+        images:tag(desc, reference.must(o.name))
+      end
+      require("cbuild.cli.save").run({ image = { o.name or (tags[1] and tags[1]:full()) or id }, output = o.dest,
+        format = o.type .. "-archive", compression = "none" }, ctx)
+    end
   end
   if ok and #r.warnings > 0 and not args.quiet then
     io.stderr:write(string.format("\n %d warning%s found:\n", #r.warnings, #r.warnings == 1 and "" or "s"))
