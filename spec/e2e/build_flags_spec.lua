@@ -124,6 +124,14 @@ describe("build flags", function()
     assert.matches("is not an agent socket", err, 1, true)
   end)
 
+  it("--shm-size sizes RUN steps' /dev/shm", function()
+    local sctx = h.tmpdir "shmctx"
+    h.write(sctx .. "/Dockerfile", "FROM busybox\nRUN df -k /dev/shm | tail -1 > /shm\n")
+    local status, out, err = h.cbuild(root, "build -q -t shm --shm-size 3m " .. q(sctx))
+    assert.are.equal(0, status, out .. err)
+    assert.matches("%s3072%s", h.ok(string.format("CBUILD_ROOT=%s %s run --rm shm cat /shm", q(root), q(h.bin))))
+  end)
+
   it("--push without -t says what is missing", function()
     local status, _, err = h.cbuild(root, "build -q --push " .. q(ctx))
     assert.are.equal(1, status)

@@ -556,6 +556,7 @@ function M.execute(solver, st, parent)
       hostname = M.HOSTNAME,
       network = (a.network == nil or a.network == "default") and (solver.opts.network or "host") or a.network,
       etc_files = etc_files(scratch, solver.opts.extra_hosts),
+      shm_size = solver.opts.shm_size,
       stdout = wfd,
       stderr = wfd,
       mounts = mounts,

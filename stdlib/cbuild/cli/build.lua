@@ -32,6 +32,7 @@ function M.setup(cmd)
   cmd:flag("--pull", "Always pull the FROM images, even when the store has them.")
   cmd:option("--jobs", "How many RUN steps of independent stages may run at once (default: the cores).")
   cmd:option("--secret", "A secret for RUN --mount=type=secret: id=ID,src=FILE (never stored in a layer)."):count "*"
+  cmd:option("--shm-size", "Size of /dev/shm in RUN steps (default 64m).")
   cmd:option("--ssh", "An SSH agent for RUN --mount=type=ssh: default (uses $SSH_AUTH_SOCK) or ID=SOCKET."
     ):count "*"
   cmd:option("--network", "Network of RUN steps: host (the default, as for docker build) or none.", "host")
@@ -476,7 +477,9 @@ local function build(args, ctx, prep)
     secrets = M.secrets(args.secret), ssh = M.ssh_agents(args.ssh), network = args.network, driver = ctx.driver,
     jobs = args.jobs and (math.tointeger(tonumber(args.jobs)) or errors.raise("invalid --jobs '%s'", args.jobs)),
     epoch = M.epoch(args), platform = platform, limits = M.limits(args),
-    extra_hosts = #args.add_host > 0 and M.extra_hosts(args.add_host) or nil }
+    extra_hosts = #args.add_host > 0 and M.extra_hosts(args.add_host) or nil,
+    shm_size = args.shm_size and (require("cbuild.container.config").parse_bytes(args.shm_size)
+      or errors.raise("invalid --shm-size '%s'", args.shm_size)) }
   local result = s:solve_all({ target })[1]
   if bctx and bctx.save_cache then
     bctx:save_cache(cache_file)
