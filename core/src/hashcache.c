@@ -37,7 +37,7 @@ enum {
 };
 
 struct rec {
-  char *path;    /* NULL: an empty slot */
+  char *path;
   uint64_t hash; /* hash_str(path) */
   struct cb_digest d;
   int64_t size, mtime, mtime_ns, ctime, ctime_ns;
@@ -45,9 +45,17 @@ struct rec {
   unsigned flags;
 };
 
+/* A slot of the table: small, so that probing stays within a few cache lines. */
+struct slot {
+  uint32_t rec;  /* index in recs + 1; 0: empty */
+  uint32_t hash; /* the record's hash, high bits */
+};
+
 struct cb_hashcache {
-  struct rec *slots; /* open addressing, linear probing; cap is a power of two */
-  size_t cap, n;
+  struct rec *recs; /* every record, in the order they came */
+  size_t n, rcap;
+  struct slot *slots; /* open addressing into recs, linear probing; cap is a power of two */
+  size_t cap;
   const char **changed; /* paths (owned by their records) computed by this build, in order */
   size_t nchanged, changed_cap;
   bool dirty;
@@ -58,7 +66,13 @@ struct cb_hashcache {
   size_t unique; /* distinct paths in it */
   bool bin;      /* it is in the binary format: records can be appended */
   size_t bytes;  /* its length up to its last whole record */
+  char **kept;   /* blocks that paths point into, freed with the cache */
+  size_t nkept, kept_cap;
+  char *block; /* the block new paths are copied into */
+  size_t block_left;
 };
+
+#define PATH_BLOCK (64 * 1024)
 
 static uint64_t
 hash_str(const char *s)
@@ -74,23 +88,28 @@ static size_t
 slot_of(const struct cb_hashcache *c, const char *path, uint64_t h)
 {
   size_t i = (size_t)h & (c->cap - 1);
-  while (c->slots[i].path != NULL && (c->slots[i].hash != h || strcmp(c->slots[i].path, path) != 0))
-    i = (i + 1) & (c->cap - 1);
-  return i;
+  uint32_t hi = (uint32_t)(h >> 32);
+
+  for (;; i = (i + 1) & (c->cap - 1)) {
+    const struct slot *sl = &c->slots[i];
+    if (sl->rec == 0 || (sl->hash == hi && strcmp(c->recs[sl->rec - 1].path, path) == 0))
+      return i;
+  }
 }
 
 static void
 grow(struct cb_hashcache *c)
 {
-  struct rec *old = c->slots;
-  size_t ocap = c->cap;
-
-  c->cap = ocap ? ocap * 2 : 1024;
+  c->cap = c->cap ? c->cap * 2 : 1024;
+  free(c->slots);
   c->slots = cb__xcalloc(c->cap, sizeof *c->slots);
-  for (size_t i = 0; i < ocap; i++)
-    if (old[i].path != NULL)
-      c->slots[slot_of(c, old[i].path, old[i].hash)] = old[i];
-  free(old);
+  for (size_t k = 0; k < c->n; k++) {
+    size_t i = (size_t)c->recs[k].hash & (c->cap - 1);
+    while (c->slots[i].rec != 0)
+      i = (i + 1) & (c->cap - 1);
+    c->slots[i].rec = (uint32_t)(k + 1);
+    c->slots[i].hash = (uint32_t)(c->recs[k].hash >> 32);
+  }
 }
 
 /* Room for N more records without growing.  At most half full: linear probing stays short
@@ -98,26 +117,71 @@ grow(struct cb_hashcache *c)
 static void
 reserve(struct cb_hashcache *c, size_t n)
 {
+  if (c->n + n > c->rcap) {
+    c->rcap = c->n + n > c->rcap * 2 ? c->n + n : c->rcap * 2;
+    c->recs = cb__xrealloc(c->recs, c->rcap * sizeof *c->recs);
+  }
   while ((c->n + n + 1) * 2 > c->cap)
     grow(c);
 }
 
-/* The record of PATH, created (zeroed, path set) when absent. */
+/* Keep BUF (malloc'd) until the cache is freed; returns it. */
+static char *
+keep_block(struct cb_hashcache *c, char *buf)
+{
+  if (c->nkept == c->kept_cap) {
+    c->kept_cap = c->kept_cap ? c->kept_cap * 2 : 16;
+    c->kept = cb__xrealloc(c->kept, c->kept_cap * sizeof *c->kept);
+  }
+  c->kept[c->nkept++] = buf;
+  return buf;
+}
+
+/* A copy of S that lives as long as the cache: records are never removed, so their paths are
+ * carved out of big blocks (freed at once) rather than allocated one by one. */
+static char *
+path_copy(struct cb_hashcache *c, const char *s)
+{
+  size_t n = strlen(s) + 1;
+  char *p;
+
+  if (n > PATH_BLOCK / 4)
+    return memcpy(keep_block(c, cb__xmalloc(n)), s, n);
+  if (c->block_left < n) {
+    c->block = keep_block(c, cb__xmalloc(PATH_BLOCK));
+    c->block_left = PATH_BLOCK;
+  }
+  p = c->block + PATH_BLOCK - c->block_left;
+  c->block_left -= n;
+  return memcpy(p, s, n);
+}
+
+/* The record of PATH, created (zeroed, path set) when absent.  STABLE: PATH lives as long as
+ * the cache, and a new record may point to it rather than copy it. */
 static struct rec *
-lookup(struct cb_hashcache *c, const char *path, bool *fresh)
+lookup_path(struct cb_hashcache *c, const char *path, bool stable, bool *fresh)
 {
   uint64_t h = hash_str(path);
   size_t i;
 
   reserve(c, 1);
   i = slot_of(c, path, h);
-  *fresh = c->slots[i].path == NULL;
+  *fresh = c->slots[i].rec == 0;
   if (*fresh) {
-    c->slots[i].path = cb__xstrdup(path);
-    c->slots[i].hash = h;
-    c->n++;
+    struct rec *r = &c->recs[c->n];
+    memset(r, 0, sizeof *r);
+    r->path = stable ? (char *)path : path_copy(c, path);
+    r->hash = h;
+    c->slots[i].rec = (uint32_t)++c->n;
+    c->slots[i].hash = (uint32_t)(h >> 32);
   }
-  return &c->slots[i];
+  return &c->recs[c->slots[i].rec - 1];
+}
+
+static struct rec *
+lookup(struct cb_hashcache *c, const char *path, bool *fresh)
+{
+  return lookup_path(c, path, false, fresh);
 }
 
 struct cb_hashcache *
@@ -133,9 +197,11 @@ cb_hashcache_free(struct cb_hashcache *c)
 {
   if (c == NULL)
     return;
-  for (size_t i = 0; i < c->cap; i++)
-    free(c->slots[i].path);
+  for (size_t i = 0; i < c->nkept; i++)
+    free(c->kept[i]);
+  free(c->kept);
   free(c->slots);
+  free(c->recs);
   free(c->changed);
   free(c->loaded);
   free(c);
@@ -259,10 +325,10 @@ parse_line(char *line, struct rec *r, char **path)
 /* Take record R for PATH from the file being loaded: later records override earlier ones of
  * the same load, records known before it win. */
 static void
-merge(struct cb_hashcache *c, struct rec *r, const char *path, size_t *unique)
+merge(struct cb_hashcache *c, struct rec *r, const char *path, bool stable, size_t *unique)
 {
   bool fresh;
-  struct rec *slot = lookup(c, path, &fresh);
+  struct rec *slot = lookup_path(c, path, stable, &fresh);
 
   if (fresh) {
     (*unique)++;
@@ -310,7 +376,8 @@ disk_len(size_t plen)
   return sizeof(struct disk_rec) + (plen / 8 + 1) * 8;
 }
 
-/* The binary records in DATA[0..LEN) (after the magic); returns the length of the whole ones. */
+/* The binary records in DATA[0..LEN) (after the magic), whose paths are left where they are
+ * (the caller keeps DATA); returns the length of the whole records. */
 static size_t
 load_bin(struct cb_hashcache *c, const char *data, size_t len, size_t *lines, size_t *unique)
 {
@@ -337,7 +404,7 @@ load_bin(struct cb_hashcache *c, const char *data, size_t len, size_t *lines, si
     r.ctime = dr.ctime;
     r.ctime_ns = dr.ctime_ns;
     r.ino = dr.ino;
-    merge(c, &r, path, unique);
+    merge(c, &r, path, true, unique);
     (*lines)++;
     off += total;
   }
@@ -362,7 +429,7 @@ load_text(struct cb_hashcache *c, char *data, size_t len, size_t *lines, size_t 
       continue;
     (*lines)++;
     host = strchr(name, '%') ? unescape(name) : name;
-    merge(c, &r, host, unique);
+    merge(c, &r, host, false, unique);
     if (host != name)
       free(host);
   }
@@ -383,14 +450,15 @@ cb_hashcache_load(struct cb_hashcache *c, const char *path, struct cb_error **er
     return -1;
   }
   bin = len >= sizeof MAGIC_BIN - 1 && memcmp(data, MAGIC_BIN, sizeof MAGIC_BIN - 1) == 0;
-  if (bin)
+  if (bin) {
     bytes = load_bin(c, data, len, &lines, &unique);
-  else if (len >= sizeof MAGIC - 1 && memcmp(data, MAGIC, sizeof MAGIC - 1) == 0)
+    keep_block(c, cb_steal_ptr(&data)); /* the new records' paths point into it */
+  } else if (len >= sizeof MAGIC - 1 && memcmp(data, MAGIC, sizeof MAGIC - 1) == 0)
     load_text(c, data, len, &lines, &unique);
   else
     return 0; /* another format: start afresh */
-  for (size_t i = 0; i < c->cap; i++)
-    c->slots[i].flags &= ~(unsigned)REC_MINE;
+  for (size_t i = 0; i < c->n; i++)
+    c->recs[i].flags &= ~(unsigned)REC_MINE;
   free(c->loaded);
   c->loaded = cb__xstrdup(path);
   c->lines = lines;
@@ -448,7 +516,8 @@ append(struct cb_hashcache *c, const char *path)
   if (c->loaded == NULL || !c->bin || strcmp(c->loaded, path) != 0 || c->unique > CB_HASHCACHE_MAX)
     return 0;
   for (size_t k = 0; k < c->nchanged; k++) {
-    const struct rec *r = &c->slots[slot_of(c, c->changed[k], hash_str(c->changed[k]))];
+    const struct rec *r =
+        &c->recs[c->slots[slot_of(c, c->changed[k], hash_str(c->changed[k]))].rec - 1];
     if (savable(r)) {
       put_rec(&buf, &len, &cap, r);
       out++;
@@ -490,9 +559,9 @@ cb_hashcache_save(struct cb_hashcache *c, const char *path, struct cb_error **er
     return 0;
   }
   keep = cb__xmalloc((c->n ? c->n : 1) * sizeof *keep);
-  for (size_t i = 0; i < c->cap; i++)
-    if (savable(&c->slots[i]) && (all || (c->slots[i].flags & REC_TOUCHED)))
-      keep[n++] = &c->slots[i];
+  for (size_t i = 0; i < c->n; i++)
+    if (savable(&c->recs[i]) && (all || (c->recs[i].flags & REC_TOUCHED)))
+      keep[n++] = &c->recs[i];
   qsort(keep, n, sizeof *keep, cmp_path);
   cap = sizeof MAGIC_BIN + n * 160;
   buf = cb__xmalloc(cap);

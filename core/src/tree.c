@@ -17,7 +17,13 @@ struct cb_tree {
   char *root;
   struct cb_tree_entry *v;
   size_t n, cap;
+  char **blocks; /* the entries' names are carved out of these, freed with the tree */
+  size_t nblocks, blocks_cap;
+  char *block;       /* the block names are copied into now */
+  size_t block_left; /* bytes free at its end */
 };
+
+#define NAME_BLOCK (64 * 1024)
 
 struct walk {
   struct cb_tree *t;
@@ -30,8 +36,36 @@ struct walk {
 static void
 entry_release(struct cb_tree_entry *e)
 {
-  free((char *)e->rel);
   free((char *)e->target);
+}
+
+static char *
+tree_block(struct cb_tree *t, size_t size)
+{
+  if (t->nblocks == t->blocks_cap) {
+    t->blocks_cap = t->blocks_cap ? t->blocks_cap * 2 : 16;
+    t->blocks = cb__xrealloc(t->blocks, t->blocks_cap * sizeof *t->blocks);
+  }
+  return t->blocks[t->nblocks++] = cb__xmalloc(size);
+}
+
+/* A copy of S that lives as long as T: 20,000 names cost a few blocks, not 20,000 mallocs
+ * and frees (a name dropped with its looked-into directory stays unused in its block). */
+static char *
+tree_strdup(struct cb_tree *t, const char *s)
+{
+  size_t n = strlen(s) + 1;
+  char *p;
+
+  if (n > NAME_BLOCK / 4)
+    return memcpy(tree_block(t, n), s, n);
+  if (t->block_left < n) {
+    t->block = tree_block(t, NAME_BLOCK);
+    t->block_left = NAME_BLOCK;
+  }
+  p = t->block + NAME_BLOCK - t->block_left;
+  t->block_left -= n;
+  return memcpy(p, s, n);
 }
 
 /* Append the entry NAME of directory DFD (rel REL) as lstat ST describes it. */
@@ -63,7 +97,7 @@ push_entry(struct cb_tree *t, int dfd, const char *name, const char *rel, const 
     buf[k] = '\0';
     e->target = buf;
   }
-  e->rel = cb__xstrdup(rel);
+  e->rel = tree_strdup(t, rel);
   e->mode = st->st_mode;
   e->uid = st->st_uid;
   e->gid = st->st_gid;
@@ -202,6 +236,9 @@ cb_tree_free(struct cb_tree *t)
   if (t == NULL)
     return;
   truncate_to(t, 0);
+  for (size_t i = 0; i < t->nblocks; i++)
+    free(t->blocks[i]);
+  free(t->blocks);
   free(t->v);
   free(t->root);
   free(t);
