@@ -118,4 +118,15 @@ describe("create, restart, port", function()
     assert.are.equal(125, status)
     assert.matches("Conflicting options", err, 1, true)
   end)
+
+  it("a foreground run whose --restart policy wants it again goes on in the background", function()
+    local status, out = h.cbuild(root, "run --name again --restart on-failure:2 busybox sh -c 'echo ran; exit 3'")
+    assert.are.equal(3, status) -- the first exit, as docker's CLI returns it
+    assert.are.equal("ran\n", out)
+    assert.is_true(h.wait_for(function()
+      return ok "inspect -f '{{.RestartCount}} {{.State.Running}}' again" == "2 false\n"
+    end, 100))
+    assert.are.equal("ran\nran\nran\n", ok "logs again")
+    ok "rm again"
+  end)
 end)

@@ -149,6 +149,23 @@ local function report_exec_error(status)
   end
 end
 
+-- A foreground container whose restart policy wants it again: as docker's daemon does, it goes
+-- on in the background (a monitor, as `run -d` has) while this command returns its first exit.
+local function restart_in_background(imgs, c, status)
+  local cur = not status.exec_error and state.load(imgs, c.Id)
+  if not cur or not config.should_restart(cur.HostConfig.RestartPolicy, status.code, 0,
+      cur.Cbuild.manually_stopped) then
+    return
+  end
+  state.update(imgs, c.Id, function(s)
+    s.RestartCount = (s.RestartCount or 0) + 1
+  end)
+  local ok, msg = M.start_detached(imgs, cur)
+  if not ok then
+    io.stderr:write("cbuild: error: restart ", c.Id, ": ", msg, "\n")
+  end
+end
+
 -- Run c here, in the foreground, until it exits; returns its exit status.  Its output passes
 -- through live and goes to its json-file log as well (as docker's does), so `logs` works after.
 local function foreground(imgs, c, o)
@@ -216,6 +233,7 @@ local function foreground(imgs, c, o)
     error(serr, 0)
   end
   report_exec_error(status)
+  restart_in_background(imgs, c, status)
   return status.code
 end
 
