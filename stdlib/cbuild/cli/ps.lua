@@ -42,34 +42,43 @@ local function labels_of(c)
   return type(l) == "table" and l or {}
 end
 
--- A Go regexp as the name filter uses it, as a Lua pattern (classes, anchors, . * + ? work;
--- alternation does not).
-local function regex_pattern(re)
-  return (re:gsub("%%", "%%%%"):gsub("%-", "%%-"):gsub("\\(.)", "%%%1"))
+-- A Go regexp as the name filter uses it, as Lua patterns, one per top-level alternative
+-- ("web|db"): classes, anchors, . * + ? work; groups do not.
+local function regex_patterns(re)
+  local alts, depth, start = {}, 0, 1
+  for i = 1, #re do
+    local ch = re:sub(i, i)
+    if ch == "[" then
+      depth = depth + 1
+    elseif ch == "]" and depth > 0 then
+      depth = depth - 1
+    elseif ch == "|" and depth == 0 and re:sub(i - 1, i - 1) ~= "\\" then
+      alts[#alts + 1] = re:sub(start, i - 1)
+      start = i + 1
+    end
+  end
+  alts[#alts + 1] = re:sub(start)
+  for i, a in ipairs(alts) do
+    alts[i] = a:gsub("%%", "%%%%"):gsub("%-", "%%-"):gsub("\\(.)", "%%%1")
+  end
+  return alts
 end
+
+local FILTERS = { status = true, name = true, id = true, label = true, exited = true, ancestor = true,
+  before = true, since = true }
 
 --- Parse -f KEY=VALUE filters into {key = {values}}; raises on an unknown key or bad value.
 function M.parse_filters(list)
-  local out = {}
-  for _, f in ipairs(list or {}) do
-    local k, v = f:match "^([%w-]+)=(.*)$"
-    if not k then
-      errors.raise("bad format of filter (expected name=value)")
-    end
-    k = k:lower()
-    local known = { status = 1, name = 1, id = 1, label = 1, exited = 1, ancestor = 1, before = 1,
-      since = 1 }
-    if not known[k] then
-      errors.raise("invalid filter '%s'", k)
-    end
-    if k == "status" and not M.STATES[v] then
+  local out = format.filters(list, FILTERS)
+  for _, v in ipairs(out.status or {}) do
+    if not M.STATES[v] then
       errors.raise("invalid filter 'status=%s'", v)
     end
-    if k == "exited" and not math.tointeger(tonumber(v)) then
+  end
+  for _, v in ipairs(out.exited or {}) do
+    if not math.tointeger(tonumber(v)) then
       errors.raise("invalid filter 'exited=%s'", v)
     end
-    out[k] = out[k] or {}
-    table.insert(out[k], v)
   end
   return out
 end
@@ -91,8 +100,12 @@ function M.match(c, filters, ctx)
       return c.State.Status == v
     end,
     name = function(v)
-      local p = regex_pattern(v)
-      return name:find(p) ~= nil or c.Name:find(p) ~= nil
+      for _, p in ipairs(regex_patterns(v)) do
+        if name:find(p) or c.Name:find(p) then
+          return true
+        end
+      end
+      return false
     end,
     id = function(v)
       return c.Id:sub(1, #v) == v
