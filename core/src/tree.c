@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,12 +26,24 @@ struct cb_tree {
 
 #define NAME_BLOCK (64 * 1024)
 
+/* A directory whose every entry is kept, left for later: walked by two threads at the end. */
+struct pending {
+  int fd;
+  char *rel;
+  size_t len;
+};
+
+/* At most this many directories wait, each with its fd open. */
+#define PENDING_MAX 64
+
 struct walk {
   struct cb_tree *t;
   cb_tree_filter filter;
   void *arg;
   char *path; /* rel of the directory being read, grown as needed */
   size_t cap;
+  struct pending *pending; /* NULL: walk every directory at once */
+  size_t npending;
 };
 
 static void
@@ -169,6 +182,15 @@ walk_dir(struct walk *w, int dfd, size_t len, bool all, size_t *kept, struct cb_
     }
     if (S_ISDIR(st.st_mode)) {
       int sub = openat(dirfd(d), name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (sub >= 0 && (all || v == CB_TREE_KEEP_ALL) && w->pending != NULL &&
+          w->npending < PENDING_MAX) {
+        struct pending *p = &w->pending[w->npending++];
+        p->fd = sub;
+        p->rel = cb__xstrdup(w->path);
+        p->len = rlen;
+        (*kept)++;
+        continue;
+      }
       if (sub >= 0 && walk_dir(w, sub, rlen, all || v == CB_TREE_KEEP_ALL, &below, err) < 0) {
         ret = -1;
         break;
@@ -188,6 +210,119 @@ walk_dir(struct walk *w, int dfd, size_t len, bool all, size_t *kept, struct cb_
     ret = cb_error_set(err, CB_E_SYS, errno, "read directory '%s'", w->t->root);
   closedir(d);
   return ret;
+}
+
+/* The pending directories, shared by the two threads that walk them. */
+struct pool {
+  struct walk *main;
+  pthread_mutex_t mu;
+  size_t next; /* the first not taken */
+};
+
+/* One thread's part: its entries in a tree of its own, merged into the main one after. */
+struct worker {
+  struct pool *pool;
+  struct cb_tree t;
+  struct cb_error *err;
+};
+
+static void *
+worker_run(void *arg)
+{
+  struct worker *k = arg;
+  struct walk *m = k->pool->main;
+  struct walk w = { .t = &k->t };
+  size_t below;
+
+  for (;;) {
+    struct pending *p;
+    pthread_mutex_lock(&k->pool->mu);
+    p = k->pool->next < m->npending ? &m->pending[k->pool->next++] : NULL;
+    pthread_mutex_unlock(&k->pool->mu);
+    if (p == NULL)
+      break;
+    if (p->len + 1 > w.cap) {
+      w.cap = p->len * 2 + 64;
+      w.path = cb__xrealloc(w.path, w.cap);
+    }
+    memcpy(w.path, p->rel, p->len + 1);
+    if (k->err == NULL) {
+      walk_dir(&w, p->fd, p->len, true, &below, &k->err);
+    } else {
+      close(p->fd);
+    }
+    p->fd = -1;
+  }
+  free(w.path);
+  return NULL;
+}
+
+/* Move the entries and name blocks of SRC to the end of DST; SRC is left empty. */
+static void
+tree_take(struct cb_tree *dst, struct cb_tree *src)
+{
+  if (dst->n + src->n > dst->cap) {
+    dst->cap = dst->n + src->n;
+    dst->v = cb__xrealloc(dst->v, dst->cap * sizeof *dst->v);
+  }
+  if (src->n > 0)
+    memcpy(dst->v + dst->n, src->v, src->n * sizeof *src->v);
+  dst->n += src->n;
+  for (size_t i = 0; i < src->nblocks; i++) {
+    if (dst->nblocks == dst->blocks_cap) {
+      dst->blocks_cap = dst->blocks_cap ? dst->blocks_cap * 2 : 16;
+      dst->blocks = cb__xrealloc(dst->blocks, dst->blocks_cap * sizeof *dst->blocks);
+    }
+    dst->blocks[dst->nblocks++] = src->blocks[i];
+  }
+  free(src->v);
+  free(src->blocks);
+  memset(src, 0, sizeof *src);
+}
+
+/* Walk the directories W left pending, on this thread and a second one (fstatat is most of a
+ * walk, and the kernel does it for both at once); 0 or -1 with *err. */
+static int
+walk_pending(struct walk *w, struct cb_error **err)
+{
+  struct pool pool = { .main = w };
+  struct worker k[2];
+  pthread_t tid;
+  bool two;
+  int ret = 0;
+
+  memset(k, 0, sizeof k);
+  pthread_mutex_init(&pool.mu, NULL);
+  for (int i = 0; i < 2; i++) {
+    k[i].pool = &pool;
+    k[i].t.root = w->t->root;
+  }
+  two = w->npending > 1 && sysconf(_SC_NPROCESSORS_ONLN) > 1 &&
+        pthread_create(&tid, NULL, worker_run, &k[1]) == 0;
+  worker_run(&k[0]);
+  if (two)
+    pthread_join(tid, NULL);
+  pthread_mutex_destroy(&pool.mu);
+  for (int i = 0; i < 2; i++) {
+    if (k[i].err != NULL && ret == 0) {
+      *err = cb_steal_ptr(&k[i].err);
+      ret = -1;
+    }
+    cb_error_free(&k[i].err);
+    tree_take(w->t, &k[i].t);
+  }
+  return ret;
+}
+
+static void
+pending_free(struct walk *w)
+{
+  for (size_t i = 0; i < w->npending; i++) {
+    if (w->pending[i].fd >= 0)
+      close(w->pending[i].fd);
+    free(w->pending[i].rel);
+  }
+  free(w->pending);
 }
 
 static int
@@ -218,14 +353,17 @@ cb_tree_walk(const char *root, cb_tree_filter filter, void *arg, struct cb_error
       cb_error_set(err, CB_E_SYS, errno, "open directory '%s'", root);
       goto fail;
     }
-    if (walk_dir(&w, dfd, 0, filter == NULL, &kept, err) < 0)
+    w.pending = cb__xmalloc(PENDING_MAX * sizeof *w.pending);
+    if (walk_dir(&w, dfd, 0, filter == NULL, &kept, err) < 0 || walk_pending(&w, err) < 0)
       goto fail;
   }
   free(w.path);
+  pending_free(&w);
   qsort(t->v, t->n, sizeof *t->v, cmp_rel); /* "" (the root) stays first */
   return t;
 fail:
   free(w.path);
+  pending_free(&w);
   cb_tree_free(t);
   return NULL;
 }

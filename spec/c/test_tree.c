@@ -240,6 +240,38 @@ test_indexed(const char *base, const char *dir)
   free(index);
 }
 
+/* More directories than the walk leaves pending (64), nested: every entry once, in order. */
+static void
+test_many_dirs(const char *base)
+{
+  char *dir = join(base, "many"), rel[64];
+  struct cb_error *err = NULL;
+  struct cb_tree *t;
+  bool sorted = true, found = true;
+
+  for (int i = 0; i < 100; i++) {
+    for (int j = 0; j < 3; j++) {
+      snprintf(rel, sizeof rel, "d%03d/s%d/f", i, j);
+      mkdirs(dir, rel);
+      snprintf(rel, sizeof rel, "d%03d/s%d/f/x", i, j);
+      mkfile(dir, rel, "x");
+    }
+  }
+  t = cb_tree_walk(dir, NULL, NULL, &err);
+  ok(t != NULL && cb_tree_count(t) == 1 + 100 * (1 + 3 * 3), "every entry of 100 directories (%zu)",
+     t ? cb_tree_count(t) : 0);
+  for (size_t i = 1; t != NULL && i < cb_tree_count(t); i++)
+    sorted = sorted && strcmp(cb_tree_get(t, i - 1)->rel, cb_tree_get(t, i)->rel) < 0;
+  for (int i = 0; t != NULL && i < 100; i++) {
+    snprintf(rel, sizeof rel, "d%03d/s2/f/x", i);
+    found = found && cb_tree_find(t, rel) >= 0;
+  }
+  ok(sorted && found, "in byte order, each found");
+  cb_tree_free(t);
+  cb_error_free(&err);
+  free(dir);
+}
+
 int
 main(void)
 {
@@ -252,6 +284,7 @@ main(void)
   test_digest_and_cache(dir);
   test_write(dir, out);
   test_indexed(base, dir);
+  test_many_dirs(base);
   free(out);
   free(dir);
   free(base);
