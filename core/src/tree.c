@@ -480,10 +480,13 @@ cb_tree_digest(struct cb_tree *t, struct cb_hashcache *c, uint32_t uid, uint32_t
         cap = need * 2;
         path = cb__xrealloc(path, cap);
       }
-      if (e->rel[0] == '\0')
-        memcpy(path, t->root, rlen + 1);
-      else
-        snprintf(path, cap, "%s/%s", t->root, e->rel);
+      memcpy(path, t->root, rlen);
+      if (e->rel[0] == '\0') {
+        path[rlen] = '\0';
+      } else {
+        path[rlen] = '/';
+        memcpy(path + rlen + 1, e->rel, need - rlen - 1);
+      }
       if (cb_hashcache_file(c, path, e, &d, err) < 0) {
         ret = -1;
         break;
@@ -565,9 +568,15 @@ cb_tree_write(const struct cb_tree *t, struct cb_tar_writer *w, const struct cb_
   char *name = NULL, *src = NULL;
   int ret = 0;
 
-  for (size_t i = 0; i < t->n; i++)
+  bool sorted = true;
+
+  for (size_t i = 0; i < t->n; i++) {
     order[i] = &t->v[i];
-  qsort(order, t->n, sizeof *order, cmp_tar);
+    sorted = sorted && (i == 0 || cmp_tar(&order[i - 1], &order[i]) < 0);
+  }
+  if (!sorted) /* byte order is tar order unless a name has a byte below "/" where another has "/"
+                */
+    qsort(order, t->n, sizeof *order, cmp_tar);
   for (size_t i = 0; i < t->n; i++) {
     const struct cb_tree_entry *e = order[i];
     size_t elen = strlen(e->rel);
@@ -585,7 +594,10 @@ cb_tree_write(const struct cb_tree *t, struct cb_tar_writer *w, const struct cb_
       ncap = (plen + elen + 2) * 2;
       name = cb__xrealloc(name, ncap);
     }
-    snprintf(name, ncap, "%s%s%s", prefix, plen ? "/" : "", e->rel);
+    memcpy(name, prefix, plen);
+    if (plen > 0)
+      name[plen] = '/';
+    memcpy(name + plen + (plen > 0), e->rel, elen + 1);
     te.name = name;
     te.mode = e->mode & 07777;
     if (o->chmod >= 0 && te.type != CB_TAR_SYMLINK)
@@ -603,7 +615,9 @@ cb_tree_write(const struct cb_tree *t, struct cb_tar_writer *w, const struct cb_
         scap = (rlen + elen + 2) * 2;
         src = cb__xrealloc(src, scap);
       }
-      snprintf(src, scap, "%s/%s", t->root, e->rel);
+      memcpy(src, t->root, rlen);
+      src[rlen] = '/';
+      memcpy(src + rlen + 1, e->rel, elen + 1);
       te.src = CB_TAR_SRC_PATH;
       te.src_path = src;
       if (e->hashed) {

@@ -45,6 +45,15 @@ describe("COPY of a directory tree", function()
     return ctx
   end
 
+  it("writes parents before children when a sibling's name has a byte below \"/\"", function()
+    local ctx = context { Dockerfile = "FROM scratch\nCOPY . /data\n", [".dockerignore"] = "Dockerfile\n",
+      ["a/x"] = "1", ["a-b"] = "2", ["a.c/y"] = "3", ["a0"] = "4" }
+    local root = h.tmpdir "order"
+    local layers = build(root, ctx)
+    assert.are.equal("data/\ndata/.dockerignore\ndata/a/\ndata/a/x\ndata/a-b\ndata/a.c/\ndata/a.c/y\ndata/a0\n",
+      listing(root, layers[1]))
+  end)
+
   it("gives the same layer bytes on a rebuild after one change as a cold build", function()
     local files = { Dockerfile = "FROM scratch\nCOPY . /data\n", [".dockerignore"] = "Dockerfile\n" }
     for a = 1, 4 do
