@@ -134,6 +134,7 @@ struct cb_blob_writer {
   uint64_t size;
   uint64_t fed;      /* bytes given to cb_blob_writer_write */
   uint64_t flushed;  /* bytes whose writeback has been started */
+  uint64_t wb_from;  /* writeback is started next when this many bytes more are written */
   struct hasher *hz; /* NULL while hashing inline */
   bool hz_tried;     /* the hashing thread was started (or could not be) */
   bool keep_marks;
@@ -564,14 +565,14 @@ hasher_stop(struct hasher **hzp, bool drop)
 }
 
 /* Start writing back what the writer has put in the page cache, every WRITEBACK_AT bytes (and
- * a copied prefix at once), so that the fsync of commit finds most of a big blob on disk
- * already, instead of starting all of it then.  Advisory: a failure is ignored. */
+ * a copied prefix with the first of them), so that the fsync of commit finds most of a big blob on
+ * disk already, instead of starting all of it then.  Advisory: a failure is ignored. */
 #define WRITEBACK_AT (8 * 1024 * 1024)
 
 static void
 writeback(struct cb_blob_writer *w, uint64_t at)
 {
-  if (w->size - w->flushed < at)
+  if (w->size - (w->flushed > w->wb_from ? w->flushed : w->wb_from) < at)
     return;
   (void)sync_file_range(w->fd, (off64_t)w->flushed, (off64_t)(w->size - w->flushed),
                         SYNC_FILE_RANGE_WRITE);
@@ -770,8 +771,10 @@ cb_blob_writer_copy_prefix(struct cb_blob_writer *w, const struct cb_digest *src
     bhash_update(&w->h, buf, (size_t)got);
     pos += (uint64_t)got;
   }
+  /* the prefix's writeback is started with the first WRITEBACK_AT bytes after it, not now:
+   * submitting it costs the writer a few ms, better spent while the second core hashes */
   w->size = len;
-  writeback(w, 1);
+  w->wb_from = len;
   return 0;
 }
 
