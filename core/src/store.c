@@ -118,6 +118,7 @@ struct hasher {
   pthread_mutex_t mu;
   pthread_cond_t cv; /* any change of head, tail or stop */
   struct blob_hash *h;
+  struct cb_blob_writer *w; /* whose prefix is copied while waiting for a free slot */
   char *buf[HASH_SLOTS];
   size_t len[HASH_SLOTS];
   uint64_t head, tail; /* slots [tail, head) wait for hashing; head % N is being filled */
@@ -132,9 +133,11 @@ struct cb_blob_writer {
   char name[TMP_NAME_LEN]; /* its name in tmp/, "" once renamed into blobs/ */
   struct blob_hash h;
   uint64_t size;
-  uint64_t fed;      /* bytes given to cb_blob_writer_write */
-  uint64_t flushed;  /* bytes whose writeback has been started */
-  uint64_t wb_from;  /* writeback is started next when this many bytes more are written */
+  uint64_t fed;     /* bytes given to cb_blob_writer_write */
+  uint64_t flushed; /* bytes whose writeback has been started */
+  int pre_fd;       /* a prefix still to copy in from this blob (see copy_prefix), or -1 */
+  uint64_t pre_len, pre_done;
+  int pre_err;       /* errno of a failed prefix copy, else 0 */
   struct hasher *hz; /* NULL while hashing inline */
   bool hz_tried;     /* the hashing thread was started (or could not be) */
   bool keep_marks;
@@ -454,6 +457,7 @@ cb_blob_writer_new(struct cb_store *s, struct cb_error **err)
   struct cb_blob_writer *w = cb__xcalloc(1, sizeof *w);
 
   w->s = s;
+  w->pre_fd = -1;
   w->fd = tmp_create(s->tmp_fd, w->name, err);
   if (w->fd < 0) {
     free(w);
@@ -485,8 +489,10 @@ hasher_run(void *arg)
   return NULL;
 }
 
+static bool prefix_step(struct cb_blob_writer *w);
+
 static struct hasher *
-hasher_start(struct blob_hash *h)
+hasher_start(struct blob_hash *h, struct cb_blob_writer *w)
 {
   struct hasher *hz;
   long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -495,6 +501,7 @@ hasher_start(struct blob_hash *h)
     return NULL;
   hz = cb__xcalloc(1, sizeof *hz);
   hz->h = h;
+  hz->w = w;
   pthread_mutex_init(&hz->mu, NULL);
   pthread_cond_init(&hz->cv, NULL);
   for (int i = 0; i < HASH_SLOTS; i++)
@@ -510,7 +517,8 @@ hasher_start(struct blob_hash *h)
   return hz;
 }
 
-/* Queue the slot being filled and wait until the next one is free. */
+/* Queue the slot being filled and wait until the next one is free, copying in a piece of the
+ * writer's pending prefix instead of waiting idle where there is one. */
 static void
 hasher_push(struct hasher *hz)
 {
@@ -519,8 +527,13 @@ hasher_push(struct hasher *hz)
   hz->head++;
   hz->fill = 0;
   pthread_cond_broadcast(&hz->cv);
-  while (hz->head - hz->tail >= HASH_SLOTS)
-    pthread_cond_wait(&hz->cv, &hz->mu);
+  while (hz->head - hz->tail >= HASH_SLOTS) {
+    pthread_mutex_unlock(&hz->mu);
+    bool worked = prefix_step(hz->w);
+    pthread_mutex_lock(&hz->mu);
+    if (!worked && hz->head - hz->tail >= HASH_SLOTS)
+      pthread_cond_wait(&hz->cv, &hz->mu);
+  }
   pthread_mutex_unlock(&hz->mu);
 }
 
@@ -565,14 +578,14 @@ hasher_stop(struct hasher **hzp, bool drop)
 }
 
 /* Start writing back what the writer has put in the page cache, every WRITEBACK_AT bytes (and
- * a copied prefix with the first of them), so that the fsync of commit finds most of a big blob on
+ * a copied prefix once copied), so that the fsync of commit finds most of a big blob on
  * disk already, instead of starting all of it then.  Advisory: a failure is ignored. */
 #define WRITEBACK_AT (8 * 1024 * 1024)
 
 static void
 writeback(struct cb_blob_writer *w, uint64_t at)
 {
-  if (w->size - (w->flushed > w->wb_from ? w->flushed : w->wb_from) < at)
+  if (w->size - w->flushed < at)
     return;
   (void)sync_file_range(w->fd, (off64_t)w->flushed, (off64_t)(w->size - w->flushed),
                         SYNC_FILE_RANGE_WRITE);
@@ -585,7 +598,7 @@ cb_blob_writer_write(struct cb_blob_writer *w, const void *data, size_t len, str
   if (cb_write_all(w->fd, data, len) < 0)
     return cb_error_set(err, CB_E_SYS, errno, "write blob 'tmp/%s'", w->name);
   if (!w->hz_tried && w->fed + len >= HASH_THREAD_AT) {
-    w->hz = hasher_start(&w->h); /* once, when the blob turns out big */
+    w->hz = hasher_start(&w->h, w); /* once, when the blob turns out big */
     w->hz_tried = true;
   }
   if (w->hz != NULL)
@@ -685,17 +698,17 @@ marks_load(int fd, uint64_t size, struct mark **out)
   return head.count;
 }
 
-/* Copy LEN bytes of IN from offset OFF to OUT at its file position: in the kernel where the
- * filesystem can (copy_file_range), else through a buffer. */
+/* Copy LEN bytes of IN to OUT, both from offset OFF: in the kernel where the filesystem can
+ * (copy_file_range), else through a buffer.  Neither file position moves. */
 static int
-copy_range(int in, uint64_t off, int out, uint64_t len)
+copy_range(int in, int out, uint64_t off, uint64_t len)
 {
-  loff_t pos = (loff_t)off;
+  loff_t pos = (loff_t)off, opos = (loff_t)off;
   char *buf;
 
   while (len > 0) {
     size_t want = len < (1u << 30) ? (size_t)len : (1u << 30);
-    ssize_t n = copy_file_range(in, &pos, out, NULL, want, 0);
+    ssize_t n = copy_file_range(in, &pos, out, &opos, want, 0);
     if (n < 0 && errno == EINTR)
       continue;
     if (n == 0) {
@@ -713,8 +726,18 @@ copy_range(int in, uint64_t off, int out, uint64_t len)
   buf = cb__xmalloc(HASH_SLOT / 4);
   while (len > 0) {
     size_t want = len < HASH_SLOT / 4 ? (size_t)len : HASH_SLOT / 4;
-    ssize_t n = pread(in, buf, want, pos);
-    if (n <= 0 || cb_write_all(out, buf, (size_t)n) < 0) {
+    ssize_t n = pread(in, buf, want, pos), done = 0;
+    while (n > 0 && done < n) {
+      ssize_t k = pwrite(out, buf + done, (size_t)(n - done), pos + done);
+      if (k < 0 && errno == EINTR)
+        continue;
+      if (k <= 0) {
+        n = -1;
+        break;
+      }
+      done += k;
+    }
+    if (n <= 0) {
       if (n == 0)
         errno = EIO; /* the source shrank */
       free(buf);
@@ -725,6 +748,36 @@ copy_range(int in, uint64_t off, int out, uint64_t len)
   }
   free(buf);
   return 0;
+}
+
+/*
+ * A copied prefix is not copied at once: the writer goes on past it (the bytes after the first
+ * change, whose hashing on the second core is what a rebuild waits for), and copies it in
+ * PREFIX_STEP pieces whenever it would otherwise wait for the hashing thread, the rest at
+ * commit.  So the copy costs a rebuild no time of its own where the hashing is the longer.
+ */
+#define PREFIX_STEP (1024 * 1024)
+
+/* Copy the next piece of W's pending prefix; false when there is none. */
+static bool
+prefix_step(struct cb_blob_writer *w)
+{
+  uint64_t n;
+
+  if (w == NULL || w->pre_fd < 0)
+    return false;
+  n = w->pre_len - w->pre_done < PREFIX_STEP ? w->pre_len - w->pre_done : PREFIX_STEP;
+  if (copy_range(w->pre_fd, w->fd, w->pre_done, n) < 0) {
+    w->pre_err = errno ? errno : EIO;
+    n = w->pre_len - w->pre_done; /* give up: commit reports it */
+  }
+  w->pre_done += n;
+  if (w->pre_done == w->pre_len) {
+    cb__closep(&w->pre_fd);
+    if (w->pre_err == 0)
+      (void)sync_file_range(w->fd, 0, (off64_t)w->pre_len, SYNC_FILE_RANGE_WRITE);
+  }
+  return true;
 }
 
 int
@@ -738,7 +791,7 @@ cb_blob_writer_copy_prefix(struct cb_blob_writer *w, const struct cb_digest *src
   size_t n, use = 0;
   uint64_t pos = 0;
 
-  if (w->size != 0)
+  if (w->size != 0 || w->pre_fd >= 0)
     return cb_error_set(err, CB_E_INVALID, 0, "copy a blob's prefix into a writer not empty");
   fd = cb_store_open_blob(w->s, src, err);
   if (fd < 0)
@@ -748,8 +801,8 @@ cb_blob_writer_copy_prefix(struct cb_blob_writer *w, const struct cb_digest *src
   if (len > (uint64_t)st.st_size)
     return cb_error_set(err, CB_E_INVALID, 0, "blob prefix of %llu bytes: the blob has %llu",
                         (unsigned long long)len, (unsigned long long)st.st_size);
-  if (copy_range(fd, 0, w->fd, len) < 0)
-    return cb_error_set(err, CB_E_SYS, errno, "copy into blob 'tmp/%s'", w->name);
+  if (lseek(w->fd, (off_t)len, SEEK_SET) < 0)
+    return cb_error_set(err, CB_E_SYS, errno, "seek in blob 'tmp/%s'", w->name);
   /* the bytes up to the last mark within the prefix need no hashing: the marks were taken on
    * this very blob; those from there on are read and hashed (and marked) again */
   n = marks_load(fd, (uint64_t)st.st_size, &marks);
@@ -771,10 +824,11 @@ cb_blob_writer_copy_prefix(struct cb_blob_writer *w, const struct cb_digest *src
     bhash_update(&w->h, buf, (size_t)got);
     pos += (uint64_t)got;
   }
-  /* the prefix's writeback is started with the first WRITEBACK_AT bytes after it, not now:
-   * submitting it costs the writer a few ms, better spent while the second core hashes */
-  w->size = len;
-  w->wb_from = len;
+  w->size = w->flushed = len;
+  if (len > 0) {
+    w->pre_fd = cb_steal_fd(&fd);
+    w->pre_len = len;
+  }
   return 0;
 }
 
@@ -785,6 +839,10 @@ writer_finish(struct cb_blob_writer *w, const struct cb_digest *expect, struct c
   char hex[CB_DIGEST_HEX_LEN + 1];
   struct cb_digest d;
 
+  while (prefix_step(w))
+    ;
+  if (w->pre_err != 0)
+    return cb_error_set(err, CB_E_SYS, w->pre_err, "copy into blob 'tmp/%s'", w->name);
   /* the bytes must be on disk before the name is: a crash after rename finds them whole */
   if (fsync(w->fd) < 0)
     return cb_error_set(err, CB_E_SYS, errno, "fsync blob 'tmp/%s'", w->name);
@@ -827,6 +885,7 @@ cb_blob_writer_abort(struct cb_blob_writer *w)
     return;
   /* unlink while we still hold the flock, then close */
   hasher_stop(&w->hz, true);
+  cb__closep(&w->pre_fd);
   if (w->name[0] != '\0')
     unlinkat(w->s->tmp_fd, w->name, 0);
   cb__closep(&w->fd);

@@ -463,6 +463,11 @@ test_copy_prefix(struct cb_store *s)
      "a writer that is not empty is CB_E_INVALID");
   cb_error_free(&err);
   cb_blob_writer_abort(w);
+  w = cb_blob_writer_new(s, &err);
+  ok(w != NULL && cb_blob_writer_copy_prefix(w, &marked, len, &err) == 0 &&
+         cb_blob_writer_write(w, tail, 6 * 1024 * 1024, &err) == 0,
+     "a prefix still being copied in");
+  cb_blob_writer_abort(w);
   ok(count_entries("tmp") == 0, "nothing left in tmp/");
   free(buf);
   free(tail);

@@ -85,8 +85,9 @@ CB_API int cb_blob_writer_write(struct cb_blob_writer *w, const void *data, size
 CB_API uint64_t cb_blob_writer_size(const struct cb_blob_writer *w);
 /* Start the empty writer W with the first LEN bytes of blob SRC: copied in the kernel where the
  * filesystem can (copy_file_range, a reflink on some), and hashed only from the last hash state
- * kept with SRC (see keep_marks) before LEN.  CB_E_INVALID when W is not empty or SRC is
- * shorter; CB_E_NOTFOUND when SRC is absent. */
+ * kept with SRC (see keep_marks) before LEN.  The copy itself is done while W waits for its
+ * hashing thread, the rest by commit (whose error it then is); writes go on after LEN at once.
+ * CB_E_INVALID when W is not empty or SRC is shorter; CB_E_NOTFOUND when SRC is absent. */
 CB_API int cb_blob_writer_copy_prefix(struct cb_blob_writer *w, const struct cb_digest *src,
                                       uint64_t len, struct cb_error **err);
 /* Keep the hash state at every few MiB with the blob when it is committed (an xattr of its
