@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -220,34 +222,35 @@ same_ident(const struct rec *r, const struct cb_tree_entry *e)
          r->ctime == e->ctime && r->ctime_ns == e->ctime_ns && r->ino == e->ino;
 }
 
-int
-cb_hashcache_file(struct cb_hashcache *c, const char *path, const struct cb_tree_entry *e,
-                  struct cb_digest *out, struct cb_error **err)
+/* The record of PATH for the regular file E (touched by this build); *hit when its digest is
+ * known.  A new record is left racy (never saved) until file_set gives it a digest. */
+static struct rec *
+file_rec(struct cb_hashcache *c, const char *path, const struct cb_tree_entry *e, bool *hit)
 {
   bool fresh;
   struct rec *r = lookup(c, path, &fresh);
-  struct cb_digest d;
 
   r->flags |= REC_TOUCHED;
-  if (!fresh && same_ident(r, e)) {
-    *out = r->d;
-    return 0;
+  *hit = !fresh && same_ident(r, e);
+  if (fresh) {
+    r->size = -1; /* no half record: it would be saved with a zero digest */
+    r->flags |= REC_RACY;
   }
-  if (cb_digest_file_at(AT_FDCWD, path, &d, NULL, err) < 0) {
-    if (fresh) {
-      /* leave no half record: it would be saved with a zero digest */
-      r->size = -1;
-      r->flags |= REC_RACY;
-    }
-    return -1;
-  }
+  return r;
+}
+
+/* Record D, just read from the file E, in R. */
+static void
+file_set(struct cb_hashcache *c, struct rec *r, const struct cb_tree_entry *e,
+         const struct cb_digest *d)
+{
   c->reads++;
   if (c->now == 0) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     c->now = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
   }
-  r->d = d;
+  r->d = *d;
   r->size = e->size;
   r->mtime = e->mtime;
   r->mtime_ns = e->mtime_ns;
@@ -264,7 +267,109 @@ cb_hashcache_file(struct cb_hashcache *c, const char *path, const struct cb_tree
   }
   c->changed[c->nchanged++] = r->path;
   c->dirty = true;
+}
+
+int
+cb_hashcache_file(struct cb_hashcache *c, const char *path, const struct cb_tree_entry *e,
+                  struct cb_digest *out, struct cb_error **err)
+{
+  bool hit;
+  struct rec *r = file_rec(c, path, e, &hit);
+  struct cb_digest d;
+
+  if (hit) {
+    *out = r->d;
+    return 0;
+  }
+  if (cb_digest_file_at(AT_FDCWD, path, &d, NULL, err) < 0)
+    return -1;
+  file_set(c, r, e, &d);
   *out = d;
+  return 0;
+}
+
+/* The files a batch must read, shared by the threads that read them. */
+struct reads {
+  const char *const *paths;
+  const size_t *which; /* indexes into paths */
+  struct cb_digest *d; /* one per which */
+  size_t n;
+  atomic_size_t next;
+  atomic_bool failed;
+};
+
+struct reader {
+  struct reads *job;
+  struct cb_error *err;
+};
+
+static void *
+reader_run(void *arg)
+{
+  struct reader *k = arg;
+  struct reads *job = k->job;
+
+  while (!atomic_load(&job->failed)) {
+    size_t i = atomic_fetch_add(&job->next, 1);
+    if (i >= job->n)
+      break;
+    if (cb_digest_file_at(AT_FDCWD, job->paths[job->which[i]], &job->d[i], NULL, &k->err) < 0)
+      atomic_store(&job->failed, true);
+  }
+  return NULL;
+}
+
+/* Files to read before a batch takes a second thread for them. */
+#define BATCH_THREAD_AT (1024 * 1024)
+
+int
+cb_hashcache_files(struct cb_hashcache *c, const char *const *paths,
+                   const struct cb_tree_entry *const *es, size_t n, struct cb_digest *out,
+                   struct cb_error **err)
+{
+  cb_autofree size_t *which = cb__xmalloc((n ? n : 1) * sizeof *which);
+  cb_autofree size_t *recs = cb__xmalloc((n ? n : 1) * sizeof *recs);
+  cb_autofree struct cb_digest *d = NULL;
+  struct reads job = { .paths = paths, .which = which };
+  struct reader k[2];
+  uint64_t bytes = 0;
+  pthread_t tid;
+  bool two;
+
+  for (size_t i = 0; i < n; i++) {
+    bool hit;
+    struct rec *r = file_rec(c, paths[i], es[i], &hit);
+    if (hit) {
+      out[i] = r->d;
+    } else {
+      recs[job.n] = (size_t)(r - c->recs); /* an index: more records may move them */
+      which[job.n++] = i;
+      bytes += es[i]->size > 0 ? (uint64_t)es[i]->size : 0;
+    }
+  }
+  if (job.n == 0)
+    return 0;
+  d = cb__xmalloc(job.n * sizeof *d);
+  job.d = d;
+  atomic_init(&job.next, 0);
+  atomic_init(&job.failed, false);
+  memset(k, 0, sizeof k);
+  k[0].job = k[1].job = &job;
+  two = job.n > 1 && bytes >= BATCH_THREAD_AT && sysconf(_SC_NPROCESSORS_ONLN) > 1 &&
+        pthread_create(&tid, NULL, reader_run, &k[1]) == 0;
+  reader_run(&k[0]);
+  if (two)
+    pthread_join(tid, NULL);
+  if (k[0].err != NULL || k[1].err != NULL) {
+    *err = cb_steal_ptr(k[0].err != NULL ? &k[0].err : &k[1].err);
+    cb_error_free(&k[0].err);
+    cb_error_free(&k[1].err);
+    return -1;
+  }
+  for (size_t i = 0; i < job.n; i++) {
+    file_set(c, &c->recs[recs[i]], es[which[i]], &d[i]);
+    out[which[i]] = d[i];
+  }
   return 0;
 }
 

@@ -462,38 +462,53 @@ int
 cb_tree_digest(struct cb_tree *t, struct cb_hashcache *c, uint32_t uid, uint32_t gid,
                struct cb_digest *out, struct cb_error **err)
 {
+  size_t nreg = 0, bytes = 0, rlen = strlen(t->root), k = 0;
+  cb_autofree const char **paths = NULL;
+  cb_autofree const struct cb_tree_entry **es = NULL;
+  cb_autofree struct cb_digest *digests = NULL;
+  cb_autofree char *buf = NULL;
   struct cb_sha256 h;
-  char *path = NULL;
-  size_t cap = 0, rlen = strlen(t->root);
-  int ret = 0;
+  char *p;
+
+  for (size_t i = 0; i < t->n; i++) {
+    if (S_ISREG(t->v[i].mode)) {
+      nreg++;
+      bytes += rlen + strlen(t->v[i].rel) + 2;
+    }
+  }
+  /* the files' digests first, all at once: those not cached are read on two threads */
+  paths = cb__xmalloc((nreg ? nreg : 1) * sizeof *paths);
+  es = cb__xmalloc((nreg ? nreg : 1) * sizeof *es);
+  digests = cb__xmalloc((nreg ? nreg : 1) * sizeof *digests);
+  p = buf = cb__xmalloc(bytes ? bytes : 1);
+  for (size_t i = 0; i < t->n; i++) {
+    const struct cb_tree_entry *e = &t->v[i];
+    size_t elen = strlen(e->rel);
+    if (!S_ISREG(e->mode))
+      continue;
+    paths[k] = p;
+    es[k++] = e;
+    memcpy(p, t->root, rlen);
+    p += rlen;
+    if (elen > 0)
+      *p++ = '/';
+    memcpy(p, e->rel, elen + 1);
+    p += elen + 1;
+  }
+  if (cb_hashcache_files(c, paths, es, nreg, digests, err) < 0)
+    return -1;
 
   cb_sha256_init(&h);
+  k = 0;
   for (size_t i = 0; i < t->n; i++) {
     struct cb_tree_entry *e = &t->v[i];
     char extra[CB_DIGEST_STR_LEN > 32 ? CB_DIGEST_STR_LEN : 32] = "";
     const char *x = extra;
 
     if (S_ISREG(e->mode)) {
-      struct cb_digest d;
-      size_t need = rlen + strlen(e->rel) + 2;
-      if (need > cap) {
-        cap = need * 2;
-        path = cb__xrealloc(path, cap);
-      }
-      memcpy(path, t->root, rlen);
-      if (e->rel[0] == '\0') {
-        path[rlen] = '\0';
-      } else {
-        path[rlen] = '/';
-        memcpy(path + rlen + 1, e->rel, need - rlen - 1);
-      }
-      if (cb_hashcache_file(c, path, e, &d, err) < 0) {
-        ret = -1;
-        break;
-      }
-      e->digest = d;
+      e->digest = digests[k++];
       e->hashed = true;
-      cb_digest_string(&d, extra, sizeof extra);
+      cb_digest_string(&e->digest, extra, sizeof extra);
     } else if (S_ISLNK(e->mode)) {
       x = e->target;
     } else if (S_ISCHR(e->mode) || S_ISBLK(e->mode)) {
@@ -506,11 +521,9 @@ cb_tree_digest(struct cb_tree *t, struct cb_hashcache *c, uint32_t uid, uint32_t
     put_u32(&h, gid);
     put_s4(&h, x);
   }
-  if (ret == 0)
-    cb_sha256_final(&h, out);
+  cb_sha256_final(&h, out);
   cb_sha256_release(&h);
-  free(path);
-  return ret;
+  return 0;
 }
 
 /* Tar order: byte order with "/" below every other byte, so a directory's entries follow it

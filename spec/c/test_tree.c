@@ -2,6 +2,7 @@
  * digest cache, and the entries written into a tar. */
 #include "cbuild/tree.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -272,6 +273,53 @@ test_many_dirs(const char *base)
   free(dir);
 }
 
+/* Files read by two threads (over 1 MiB of them not cached): the digests of one at a time. */
+static void
+test_batch(const char *base)
+{
+  char *dir = join(base, "batch"), rel[32];
+  char *data = malloc(300 * 1024);
+  struct cb_error *err = NULL;
+  struct cb_hashcache *c = cb_hashcache_new(), *one = cb_hashcache_new();
+  struct cb_tree *t;
+  struct cb_digest d1, d2;
+  const char *paths[2];
+  const struct cb_tree_entry *es[2];
+  struct cb_digest out[2];
+  bool same = true;
+
+  mkdirs(base, "batch");
+  for (int i = 0; i < 8; i++) {
+    memset(data, 'a' + i, 300 * 1024 - 1);
+    data[300 * 1024 - 1] = '\0';
+    snprintf(rel, sizeof rel, "f%d", i);
+    mkfile(dir, rel, data);
+  }
+  t = cb_tree_walk(dir, NULL, NULL, &err);
+  ok(t != NULL && cb_tree_digest(t, c, 0, 0, &d1, &err) == 0 && cb_hashcache_reads(c) == 8,
+     "8 files of 300 KiB read at once");
+  for (size_t i = 1; t != NULL && i < cb_tree_count(t); i++) {
+    const struct cb_tree_entry *e = cb_tree_get(t, i);
+    char *path = join(dir, e->rel);
+    same =
+        same && cb_hashcache_file(one, path, e, &d2, &err) == 0 && cb_digest_equal(&d2, &e->digest);
+    free(path);
+  }
+  ok(same && cb_hashcache_reads(one) == 8, "each the digest of the file read alone");
+  paths[0] = "/nonexistent/a";
+  paths[1] = "/nonexistent/b";
+  es[0] = es[1] = t ? cb_tree_get(t, 1) : NULL;
+  ok(es[0] != NULL && cb_hashcache_files(c, paths, es, 2, out, &err) == -1 && err != NULL &&
+         err->errnum == ENOENT,
+     "a file that cannot be read fails the batch");
+  cb_error_free(&err);
+  cb_tree_free(t);
+  cb_hashcache_free(c);
+  cb_hashcache_free(one);
+  free(data);
+  free(dir);
+}
+
 int
 main(void)
 {
@@ -285,6 +333,7 @@ main(void)
   test_write(dir, out);
   test_indexed(base, dir);
   test_many_dirs(base);
+  test_batch(base);
   free(out);
   free(dir);
   free(base);

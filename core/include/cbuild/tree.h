@@ -108,6 +108,11 @@ CB_API int cb_hashcache_save(struct cb_hashcache *c, const char *path, struct cb
 CB_API int cb_hashcache_file(struct cb_hashcache *c, const char *path,
                              const struct cb_tree_entry *e, struct cb_digest *out,
                              struct cb_error **err);
+/* The digests of the N regular files PATHS[i] whose lstats ES[i] describe, into OUT[i]: as
+ * cb_hashcache_file for each, those not cached read by two threads at once. */
+CB_API int cb_hashcache_files(struct cb_hashcache *c, const char *const *paths,
+                              const struct cb_tree_entry *const *es, size_t n,
+                              struct cb_digest *out, struct cb_error **err);
 /* Files whose bytes this cache has read (for tests). */
 CB_API uint64_t cb_hashcache_reads(const struct cb_hashcache *c);
 
