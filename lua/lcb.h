@@ -61,10 +61,14 @@ struct lcb_procfields {
   bool ctty;
   const char *const *cgroup_procs;
   size_t ncgroup_procs;
+  int seccomp;                 /* enum cb_seccomp_mode */
+  const char *seccomp_profile; /* its JSON text for CB_SECCOMP_PROFILE */
+  const char *seccomp_cache;   /* directory for compiled filters, or NULL */
 };
-/* Read argv, env, cwd, uid, gid, groups, network, privileged, caps, stdin, stdout, stderr, ctty and
- * cgroup_procs from the table at IDX (absolute); a bad field raises "WHO: ...".  The arrays live in
- * values pushed on the stack: leave them there until the config has been used. */
+/* Read argv, env, cwd, uid, gid, groups, network, privileged, caps, stdin, stdout, stderr, ctty,
+ * cgroup_procs, seccomp (nil or "default": docker's profile, "unconfined", or a docker JSON
+ * profile) and seccomp_cache from the table at IDX (absolute); a bad field raises "WHO: ...".  The
+ * arrays live in values pushed on the stack: leave them there until the config has been used. */
 void lcb_checkprocfields(lua_State *L, int idx, const char *who, struct lcb_procfields *f);
 /* Copy them, but caps, into *CFG: a cb_sandbox_config or a cb_proc_enter_config (same names). */
 #define LCB_SET_PROCFIELDS(cfg, f)                                                                 \
@@ -82,6 +86,9 @@ void lcb_checkprocfields(lua_State *L, int idx, const char *who, struct lcb_proc
     (cfg)->ctty = (f)->ctty;                                                                       \
     (cfg)->cgroup_procs = (f)->cgroup_procs;                                                       \
     (cfg)->ncgroup_procs = (f)->ncgroup_procs;                                                     \
+    (cfg)->seccomp = (enum cb_seccomp_mode)(f)->seccomp;                                           \
+    (cfg)->seccomp_profile = (f)->seccomp_profile;                                                 \
+    (cfg)->seccomp_cache = (f)->seccomp_cache;                                                     \
   } while (0)
 
 /* Every C module; main.c preloads them and cbuild.so exports them (so: default visibility). */

@@ -6,10 +6,13 @@
  *   proc.setrlimit(name, soft, hard) -> true | nil, msg, code (docker's --ulimit names; -1 =
  *                                          unlimited; this process, inherited by children)
  *   proc.enter{target=, argv=, env=, cwd=, uid=, gid=, groups=, network=, privileged=, caps=,
- *              stdin=, stdout=, stderr=, ctty=, cgroup_procs=} -> p | nil, msg, code
+ *              stdin=, stdout=, stderr=, ctty=, cgroup_procs=, seccomp=, seccomp_cache=}
+ *                                        -> p | nil, msg, code
  *   p:pid() p:wait() p:poll() p:kill([sig]) p:close()        (wait/poll as sandbox procs)
  *
  * caps: names of the capabilities to keep ("CHOWN", "cap_chown"); absent = docker's default set.
+ * seccomp: nil or "default" (docker's profile), "unconfined", or a docker JSON profile's text;
+ * seccomp_cache: a directory keeping compiled filters (as sandbox.spawn).
  * A p still running when closed or collected is killed and reaped.
  */
 #include "lcb.h"

@@ -1,8 +1,11 @@
 /* lua/lcb_sandbox.c: binding for core/src/sandbox.c (require "cbuild.core.sandbox").
  *
- * sandbox.spawn{...} -> proc | nil, msg, code.  A proc owns the container: collecting or closing
- * it kills (SIGKILL) and reaps a container still running.  Exec failures (127/126) come back
- * from wait/poll as exec_error, since they happen after spawn returned. */
+ * sandbox.spawn{...} -> proc | nil, msg, code.  seccomp = nil or "default" (docker's profile for
+ * the capabilities kept), "unconfined", or a docker JSON profile's text; never any when
+ * privileged.  seccomp_cache = a directory keeping compiled filters across processes.  A proc owns
+ * the container: collecting or closing it kills (SIGKILL) and reaps a container still running. Exec
+ * failures (127/126) come back from wait/poll as exec_error, since they happen after spawn
+ * returned. */
 #include "lcb.h"
 
 #include <signal.h>

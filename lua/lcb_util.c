@@ -6,6 +6,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "cbuild/seccomp.h"
+
 int
 lcb_pushfail(lua_State *L, struct cb_error **err)
 {
@@ -209,7 +211,7 @@ optid(lua_State *L, int idx, const char *field, const char *who)
 void
 lcb_checkprocfields(lua_State *L, int idx, const char *who, struct lcb_procfields *f)
 {
-  const char *network;
+  const char *network, *seccomp;
   size_t n;
 
   luaL_checkstack(L, 8, who);
@@ -252,4 +254,14 @@ lcb_checkprocfields(lua_State *L, int idx, const char *who, struct lcb_procfield
   f->stdio[2] = lcb_optfdfield(L, idx, "stderr");
   f->ctty = lcb_optboolfield(L, idx, "ctty", 0);
   f->cgroup_procs = lcb_checkstrarray(L, idx, "cgroup_procs", &f->ncgroup_procs);
+  seccomp = lcb_optstrfield(L, idx, "seccomp", "default");
+  if (strcmp(seccomp, "default") == 0) {
+    f->seccomp = CB_SECCOMP_DEFAULT;
+  } else if (strcmp(seccomp, "unconfined") == 0) {
+    f->seccomp = CB_SECCOMP_UNCONFINED;
+  } else {
+    f->seccomp = CB_SECCOMP_PROFILE;
+    f->seccomp_profile = seccomp;
+  }
+  f->seccomp_cache = lcb_optstrfield(L, idx, "seccomp_cache", NULL);
 }

@@ -152,6 +152,34 @@ cb__execvpe(const char *file, char *const *argv, char *const *env, const char *p
   }
 }
 
+int
+cb__child_seccomp(bool privileged, enum cb_seccomp_mode mode, const char *profile, uint64_t caps,
+                  const char *cache_dir, struct cb_seccomp **out, struct cb_error **err)
+{
+  struct cb_error *e = NULL;
+
+  *out = NULL;
+  if (privileged || mode == CB_SECCOMP_UNCONFINED)
+    return 0;
+  *out = cb_seccomp_for(mode, profile, caps, cache_dir, &e);
+  if (*out != NULL)
+    return 0;
+  if (e == NULL) /* cannot happen: only unconfined gives no filter */
+    return cb_error_set(err, CB_E_INVALID, EINVAL, "seccomp: no filter");
+  if (err != NULL)
+    *err = e;
+  else
+    cb_error_free(&e);
+  return -1;
+}
+
+void
+cb__seccomp_freep(struct cb_seccomp **f)
+{
+  cb_seccomp_free(*f);
+  *f = NULL;
+}
+
 char *
 cb__exec_error(const char *file, int errnum)
 {

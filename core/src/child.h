@@ -16,6 +16,7 @@
 #include <sys/types.h>
 
 #include "cbuild/common.h"
+#include "cbuild/seccomp.h"
 
 /* docker's PATH when the environment has none */
 #define CB__DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -62,6 +63,14 @@ cb__exec_code(int errnum)
 }
 
 /* ---- in the parent -------------------------------------------------------------------------- */
+
+/* The filter a container's command gets, in *OUT: none (NULL) when privileged (docker's rule),
+ * else what MODE and PROFILE ask for, compiled for CAPS (cb_seccomp_for).  0, or -1 with *err. */
+int cb__child_seccomp(bool privileged, enum cb_seccomp_mode mode, const char *profile,
+                      uint64_t caps, const char *cache_dir, struct cb_seccomp **out,
+                      struct cb_error **err);
+void cb__seccomp_freep(struct cb_seccomp **f);
+#define cb_autoseccomp __attribute__((cleanup(cb__seccomp_freep)))
 
 /* docker's message for an exec of FILE that failed with ERRNUM (malloc'ed). */
 char *cb__exec_error(const char *file, int errnum);

@@ -148,6 +148,7 @@ cb_proc_enter_config_init(struct cb_proc_enter_config *cfg)
 
 struct enter_child {
   const struct cb_proc_enter_config *cfg;
+  const struct cb_seccomp *seccomp; /* loaded just before exec; NULL = none */
   int msg_fd;
   int rootfd;
   int nsfd[4]; /* ipc, uts, net, mnt; -1 = skip */
@@ -242,6 +243,8 @@ enter_child_main(struct enter_child *c)
     child_fail(c, "chdir to '%s'", cfg->cwd != NULL ? cfg->cwd : "/");
   if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
     child_fail(c, "close_range");
+  if (c->seccomp != NULL && cb_seccomp_load(c->seccomp) < 0)
+    child_fail(c, "load the seccomp filter");
   do_exec(c);
 }
 
@@ -273,6 +276,7 @@ cb_proc_enter(const struct cb_proc_enter_config *cfg, struct cb_error **err)
 {
   static const char *const names[4] = { "ns/ipc", "ns/uts", "ns/net", "ns/mnt" };
   struct enter_child c;
+  cb_autoseccomp struct cb_seccomp *filter = NULL;
   struct cb_proc *p;
   int fds[6] = { -1, -1, -1, -1, -1, -1 }; /* the 4 ns, root, the target's pid ns */
   int pipefd[2], own_pidns = -1;
@@ -282,6 +286,12 @@ cb_proc_enter(const struct cb_proc_enter_config *cfg, struct cb_error **err)
 
   if (cfg->argv == NULL || cfg->argv[0] == NULL) {
     cb_error_set(err, CB_E_INVALID, EINVAL, "exec: empty command");
+    return NULL;
+  }
+  /* compiled before the fork: the child of a threaded process must not allocate */
+  if (cb__child_seccomp(cfg->privileged, cfg->seccomp, cfg->seccomp_profile, cfg->caps,
+                        cfg->seccomp_cache, &filter, err) < 0) {
+    cb_error_wrap(err, "exec");
     return NULL;
   }
   for (int i = 0; i < 4; i++) {
@@ -316,6 +326,7 @@ cb_proc_enter(const struct cb_proc_enter_config *cfg, struct cb_error **err)
     c.cfg = cfg;
     c.msg_fd = pipefd[1];
     c.rootfd = fds[4];
+    c.seccomp = filter;
     memcpy(c.nsfd, fds, sizeof c.nsfd);
     enter_child_main(&c);
   }

@@ -5,8 +5,9 @@
  * PATH, the exec environment), then clone3()s a child into new namespaces with fork semantics.
  * The child blocks on a sync pipe until the parent has put it into its cgroups, then builds its
  * mounts below the rootfs, pivots into it, drops privileges and reports READY (with the
- * mountpoints it had to create) on a CLOEXEC message pipe just before it execs.  A failed exec
- * writes its errno on the same pipe, which the parent reads after reaping.
+ * mountpoints it had to create) on a CLOEXEC message pipe just before it execs.  The seccomp filter
+ * is compiled by the parent too; the child only loads it, last, so its own setup is not filtered.
+ * A failed exec writes its errno on the same pipe, which the parent reads after reaping.
  *
  * The child of a raw clone in a possibly threaded process must not take locks another thread
  * might hold: it only makes syscalls and formats into stack buffers, never mallocs.
@@ -59,6 +60,7 @@ struct child {
   const char *path;
   char *const *env;   /* as execve wants it */
   uint64_t keep_caps; /* capabilities to keep (parsed by the parent: libcap mallocs) */
+  const struct cb_seccomp *seccomp; /* loaded just before exec; NULL = none */
   char stubs[STUBS_MAX];
   size_t stubs_len;
 };
@@ -680,6 +682,8 @@ child_main(struct child *c)
   /* nothing of the caller's leaks into the container beyond fds 0-2 */
   if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
     child_fail(c, "close_range");
+  if (c->seccomp != NULL && cb_seccomp_load(c->seccomp) < 0)
+    child_fail(c, "load the seccomp filter");
   send_msg(c->msg_fd, MSG_READY, 0, c->stubs, c->stubs_len);
   do_exec(c);
 }
@@ -840,6 +844,7 @@ cb_sandbox_spawn(const struct cb_sandbox_config *cfg, struct cb_error **err)
   struct msg_hdr h;
   cb_autoclose int sync_rd = -1, sync_wr = -1, msg_rd = -1, msg_wr = -1, pidfd = -1, netns = -1;
   cb_autofree char *data = NULL;
+  cb_autoseccomp struct cb_seccomp *filter = NULL;
   int fds[2], r;
   uint64_t flags = CLONE_NEWNS | CLONE_PIDFD;
   pid_t pid;
@@ -867,6 +872,12 @@ cb_sandbox_spawn(const struct cb_sandbox_config *cfg, struct cb_error **err)
   }
   if (prepare_caps(cfg, &c, err) < 0)
     return NULL;
+  if (cb__child_seccomp(cfg->privileged, cfg->seccomp, cfg->seccomp_profile, c.keep_caps,
+                        cfg->seccomp_cache, &filter, err) < 0) {
+    cb_error_wrap(err, "sandbox");
+    return NULL;
+  }
+  c.seccomp = filter;
 
   if (pipe2(fds, O_CLOEXEC) < 0) {
     cb_error_set(err, CB_E_SYS, errno, "sandbox: pipe");

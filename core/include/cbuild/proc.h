@@ -2,7 +2,8 @@
  * Processes around containers, outside the sandbox: a detached monitor (double fork, setsid),
  * signals by pid, and a command started inside a running container (exec): it joins the
  * container's ipc, uts, net, pid and mount namespaces through /proc/<pid>/ns, its cgroup, its
- * root, and drops to the given user and docker's capability set, as the sandbox does.
+ * root, and drops to the given user and docker's capability set and seccomp profile, as the
+ * sandbox does.
  *
  * Contract:
  * - cb_proc_spawn_detached returns the pid of a process that is no child of the caller (its
@@ -23,6 +24,7 @@
 
 #include "cbuild/common.h"
 #include "cbuild/error.h"
+#include "cbuild/seccomp.h"
 
 /* Start ARGV (execv, argv[0] a path) detached; returns its pid or -1 with *err. */
 CB_API pid_t cb_proc_spawn_detached(const char *const *argv, const int stdio[3], int keep_fd,
@@ -45,8 +47,11 @@ struct cb_proc_enter_config {
   const gid_t *groups;
   size_t ngroups;
   bool host_network;               /* true: the container shares the host's network; do not join */
-  bool privileged;                 /* keep every capability, no no_new_privs */
+  bool privileged;                 /* keep every capability, no no_new_privs, no seccomp */
   uint64_t caps;                   /* capability mask to keep (bounding, permitted, effective) */
+  enum cb_seccomp_mode seccomp;    /* 0: docker's default profile for CAPS */
+  const char *seccomp_profile;     /* the docker JSON profile for CB_SECCOMP_PROFILE */
+  const char *seccomp_cache;       /* directory keeping compiled filters; NULL = none */
   int stdio[3];                    /* -1 = inherit */
   bool ctty;                       /* setsid and make fd 0 (a pty slave) the controlling terminal */
   const char *const *cgroup_procs; /* cgroup.procs files the command joins */

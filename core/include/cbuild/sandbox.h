@@ -3,9 +3,10 @@
  * namespace unless host networking), pivot_root'ed into a prepared rootfs, with docker's view of
  * the system: a fresh /proc with docker's masked and read-only paths, /sys read-only, a minimal
  * /dev on tmpfs, bind-mounted /etc/{resolv.conf,hosts,hostname}, the caller's extra mounts,
- * docker's default capability set (the rest dropped from the bounding set), no_new_privs and the
- * given uid/gid/groups.  No cgroups here: the parent writes the child's pid into the given
- * cgroup.procs files before the child is let go.
+ * docker's default capability set (the rest dropped from the bounding set), no_new_privs, the
+ * given uid/gid/groups and, last before exec, docker's default seccomp profile (cbuild/seccomp.h).
+ * No cgroups here: the parent writes the child's pid into the given cgroup.procs files before the
+ * child is let go.
  *
  * Contract:
  * - cb_sandbox_spawn returns once the child has finished its setup and is about to exec (or
@@ -34,6 +35,7 @@
 
 #include "cbuild/common.h"
 #include "cbuild/error.h"
+#include "cbuild/seccomp.h"
 
 enum cb_sandbox_mount_type {
   CB_SANDBOX_BIND = 1, /* recursive bind of source (a host path) onto target */
@@ -72,7 +74,10 @@ struct cb_sandbox_config {
   const char *etc_hostname;
   const char *const *caps; /* NULL = docker's default set; else names ("CHOWN", "cap_chown") */
   size_t ncaps;
-  bool privileged; /* every capability, nothing masked, /sys writable */
+  bool privileged; /* every capability, nothing masked, /sys writable, no seccomp filter */
+  enum cb_seccomp_mode seccomp; /* 0: docker's default profile, for the capabilities kept */
+  const char *seccomp_profile;  /* the docker JSON profile for CB_SECCOMP_PROFILE */
+  const char *seccomp_cache;    /* directory keeping compiled filters; NULL = none */
   bool readonly_rootfs;
   int stdio[3]; /* fds for 0, 1, 2; -1 = inherit the caller's */
   bool setsid;  /* new session */

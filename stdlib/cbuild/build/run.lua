@@ -561,6 +561,9 @@ function M.execute(solver, st, parent)
       stderr = wfd,
       mounts = mounts,
       cgroup_procs = cg and cg:procs_paths() or nil,
+      -- docker's default seccomp profile, as BuildKit gives RUN; --security=insecure goes without
+      seccomp = a.security == "insecure" and "unconfined" or nil,
+      seccomp_cache = images.root .. "/cache/seccomp",
     })
     sys.close(wfd)
     wfd = nil

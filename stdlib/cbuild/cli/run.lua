@@ -55,6 +55,8 @@ function M.flags(p)
   p:option("--cap-add", "Add Linux capabilities."):count "*"
   p:option("--cap-drop", "Drop Linux capabilities."):count "*"
   p:flag("--privileged", "Give extended privileges to this container.")
+  p:option("--security-opt", "Security options: seccomp=unconfined, seccomp=PROFILE.json (docker's "
+    .. "format), no-new-privileges (always on)."):count "*"
   p:flag("--init", "Run an init inside the container that forwards signals and reaps processes.")
   p:option("-m --memory", "Memory limit (e.g. 200M).")
   p:option("--memory-swap", "Swap limit equal to memory plus swap: '-1' to enable unlimited swap.")
@@ -93,7 +95,7 @@ function M.opts_of(o)
     rm = o.rm, name = o.name, env = o.env, env_file = o.env_file, workdir = o.workdir, user = o.user,
     entrypoint = o.entrypoint, hostname = o.hostname, volumes = o.volume, mounts = o.mount, tmpfs = o.tmpfs,
     read_only = o.read_only, network = o.network, publish = o.publish, publish_all = o.publish_all,
-    cap_add = o.cap_add, cap_drop = o.cap_drop,
+    cap_add = o.cap_add, cap_drop = o.cap_drop, security_opt = o.security_opt,
     privileged = o.privileged, init = o.init, memory = o.memory, memory_swap = o.memory_swap,
     cpus = o.cpus, cpu_shares = o.cpu_shares, pids_limit = o.pids_limit, ulimits = o.ulimit,
     labels = o.label, label_file = o.label_file, restart = o.restart,

@@ -102,6 +102,49 @@ function M.caps(add, drop)
   return out, false
 end
 
+--- docker's --security-opt list, as HostConfig.SecurityOpt keeps it: seccomp=unconfined,
+--- seccomp=<the profile's JSON> (the file is read now, as docker's CLI does, so the container
+--- never depends on it again), no-new-privileges[=true|false] (cbuild always sets it), and
+--- apparmor=/label= (accepted: cbuild applies no LSM profile).
+function M.security_opts(list)
+  local out = {}
+  for _, opt in ipairs(list or {}) do
+    local key, value = opt:match "^([%w-]+)[=:](.*)$"
+    key = key or opt
+    if key == "seccomp" and value and value ~= "" then
+      if value ~= "unconfined" then
+        local text, msg = fs.read_file(value)
+        if not text then
+          fail("opening seccomp profile (%s) failed: %s", value, msg or "cannot read it")
+        end
+        local doc, jmsg = json.decode(text)
+        if type(doc) ~= "table" then
+          fail("decoding seccomp profile (%s) failed: %s", value, jmsg or "not a JSON object")
+        end
+        value = text
+      end
+      out[#out + 1] = "seccomp=" .. value
+    elseif key == "no-new-privileges" and (value == nil or value == "true" or value == "false") then
+      out[#out + 1] = opt
+    elseif (key == "apparmor" or key == "label") and value then
+      out[#out + 1] = opt
+    else
+      fail("Invalid --security-opt: %q", opt)
+    end
+  end
+  return out
+end
+
+--- The sandbox's seccomp field for a container's HostConfig: nil (docker's default profile),
+--- "unconfined", or the JSON text of its profile.  The last seccomp= option wins.
+function M.seccomp(hc)
+  local value
+  for _, opt in ipairs(hc and hc.SecurityOpt or {}) do
+    value = opt:match "^seccomp=(.*)$" or value
+  end
+  return value
+end
+
 -- Read an --env-file: KEY=VALUE lines, KEY alone takes the host's value, # comments.
 local function env_file(path)
   local text = fs.read_file(path)
@@ -580,6 +623,7 @@ function M.new(imgs, img, opts)
     CapAdd = arr(opts.cap_add),
     CapDrop = arr(opts.cap_drop),
     Privileged = opts.privileged or false,
+    SecurityOpt = arr(M.security_opts(opts.security_opt)),
     ReadonlyRootfs = opts.read_only or false,
     Tmpfs = tmpfs,
     Init = opts.init or false,
