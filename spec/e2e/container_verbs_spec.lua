@@ -124,7 +124,7 @@ describe("create, restart, port", function()
     assert.are.equal(3, status) -- the first exit, as docker's CLI returns it
     assert.are.equal("ran\n", out)
     assert.is_true(h.wait_for(function()
-      return ok "inspect -f '{{.RestartCount}} {{.State.Running}}' again" == "2 false\n"
+      return ok "inspect -f '{{.RestartCount}} {{.State.Status}}' again" == "2 exited\n"
     end, 100))
     assert.are.equal("ran\nran\nran\n", ok "logs again")
     ok "rm again"

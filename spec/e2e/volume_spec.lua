@@ -74,9 +74,14 @@ describe("volume", function()
     end)
 
     it("copies the image's files into an empty volume, unless nocopy", function()
-      assert.are.equal("group\npasswd\n", ok "run --rm --mount type=volume,src=etc,dst=/etc busybox ls /etc")
-      assert.are.same({ "group", "passwd" }, h.listdir(root .. "/volumes/etc/_data"))
-      assert.are.equal("", ok "run --rm -v bare:/etc:nocopy busybox ls /etc")
+      local ctx = h.tmpdir "seedctx"
+      h.write(ctx .. "/Dockerfile", "FROM busybox\nRUN mkdir /seed && echo a > /seed/a && echo b > /seed/b "
+        .. "&& chmod 0750 /seed && chown 7:8 /seed\n")
+      ok("build -q -t seeded " .. q(ctx))
+      assert.are.equal("a\nb\n", ok "run --rm --mount type=volume,src=seed,dst=/seed seeded ls /seed")
+      assert.are.same({ "a", "b" }, h.listdir(root .. "/volumes/seed/_data"))
+      assert.are.equal("750 7:8\n", h.ok("stat -c '%a %u:%g' " .. q(root .. "/volumes/seed/_data")))
+      assert.are.equal("", ok "run --rm -v bare:/seed:nocopy seeded ls /seed")
     end)
 
     it("gives an image's VOLUME an anonymous volume, removed by rm -v and by --rm", function()
