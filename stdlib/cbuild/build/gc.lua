@@ -80,11 +80,16 @@ function M.lease(images)
   return l
 end
 
+-- Written whole by a rename, as a prune may read it at any time, but not fsynced: a lease
+-- matters only while its build runs, and after a crash it is stale anyway (every build wrote
+-- it three times, each with an fsync).
 function Lease:save()
   if self.dir then
-    fs.write_file(self.dir .. "/lease.json", json.encode {
+    local path = self.dir .. "/lease.json"
+    fs.write_file(path .. ".tmp", json.encode {
       pid = self.pid, starttime = starttime(self.pid), start = self.start, images = json.array(self.images),
-    })
+    }, { atomic = false })
+    fs.rename(path .. ".tmp", path)
   end
 end
 
