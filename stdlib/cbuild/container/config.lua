@@ -547,10 +547,9 @@ function M.new(imgs, img, opts)
       mounts[#mounts + 1] = M.parse_volume(path)
     end
   end
-  local volumes = require "cbuild.container.volumes"
   for _, m in ipairs(mounts) do
     if m.Type == "volume" then
-      local v = volumes.create(imgs, m.Name)
+      local v = require("cbuild.container.volumes").create(imgs, m.Name)
       m.Name, m.Source = v.Name, v.Mountpoint
     end
   end
@@ -586,7 +585,9 @@ function M.new(imgs, img, opts)
     WorkingDir = opts.workdir or icfg.WorkingDir or "",
     Entrypoint = entrypoint and arr(entrypoint) or json.null,
     Labels = M.labels(icfg.Labels, opts.label_file, opts.labels),
-    Healthcheck = require("cbuild.container.health").config(icfg.Healthcheck, opts),
+    Healthcheck = (icfg.Healthcheck or opts.health_cmd or opts.no_healthcheck or opts.health_interval
+      or opts.health_timeout or opts.health_retries or opts.health_start_period)
+      and require("cbuild.container.health").config(icfg.Healthcheck, opts) or nil,
     StopSignal = opts.stop_signal or icfg.StopSignal,
     StopTimeout = opts.stop_timeout and (math.tointeger(tonumber(opts.stop_timeout))
       or fail("invalid argument %q for \"--stop-timeout\" flag", opts.stop_timeout)) or nil,

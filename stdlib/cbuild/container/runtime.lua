@@ -16,7 +16,6 @@ local user = require "cbuild.build.user"
 local config = require "cbuild.container.config"
 local network = require "cbuild.container.network"
 local state = require "cbuild.container.state"
-local volumes = require "cbuild.container.volumes"
 
 local M = {}
 
@@ -56,6 +55,15 @@ end
 --- Where compiled seccomp filters are kept (compiling docker's profile takes ~10 ms).
 function M.seccomp_cache(imgs)
   return imgs.root .. "/cache/seccomp"
+end
+
+-- rm -v and --rm: the container's anonymous volumes go too (volumes.lua is loaded only then).
+local function remove_anonymous_volumes(imgs, c)
+  for _, m in ipairs(c.Mounts or {}) do
+    if m.Type == "volume" then
+      return require("cbuild.container.volumes").remove_anonymous(imgs, c)
+    end
+  end
 end
 
 --- Mount the container's rootfs (idempotent); returns its path.  A --rm container's overlay is
@@ -221,7 +229,7 @@ function M.start(imgs, c, io_)
         end
         mounts[#mounts + 1] = { type = "bind", source = m.Source, target = m.Destination, readonly = not m.RW }
       elseif m.Type == "volume" then
-        volumes.fill(imgs, m, rootfs)
+        require("cbuild.container.volumes").fill(imgs, m, rootfs)
         mounts[#mounts + 1] = { type = "bind", source = m.Source, target = m.Destination, readonly = not m.RW }
       end
     end
@@ -406,7 +414,7 @@ function M.finish(imgs, c, h, status, remove)
   M.umount_rootfs(imgs, c)
   if remove then
     errors.need("remove container " .. c.Id, fs.rm_rf(state.dir(imgs, c.Id)))
-    volumes.remove_anonymous(imgs, c)
+    remove_anonymous_volumes(imgs, c)
     return nil
   end
   return state.update(imgs, c.Id, function(s)
@@ -436,7 +444,7 @@ function M.remove(imgs, c, opts)
   end
   errors.need("remove container " .. c.Id, fs.rm_rf(state.dir(imgs, c.Id)))
   if (opts and opts.volumes) or c.HostConfig.AutoRemove then -- rm -v, and --rm, as docker
-    volumes.remove_anonymous(imgs, c)
+    remove_anonymous_volumes(imgs, c)
   end
 end
 
