@@ -3,14 +3,7 @@ local start = require "cbuild.cli.start"
 local stop = require "cbuild.cli.stop"
 local state = require "cbuild.container.state"
 
-local M = { summary = "Restart one or more containers" }
-
-function M.setup(cmd)
-  cmd:option("-t --time", "Seconds to wait before killing the container (default: its --stop-timeout, else 10)."
-    ):convert(tonumber)
-  cmd:option("-s --signal", "Signal to send to the container.")
-  cmd:argument("container", "Container name or ID."):args "+"
-end
+local M = { summary = "Restart one or more containers", setup = stop.setup } -- stop's flags
 
 function M.run(args, ctx)
   local imgs = ctx:store()
