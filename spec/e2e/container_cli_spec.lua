@@ -4,22 +4,17 @@
 local h = require "spec.helpers"
 local sys = require "cbuild.core.sys"
 
-local root
+local root, ok
 
 local function cb(args, stdin)
   return h.cbuild(root, args, { stdin = stdin })
-end
-
-local function ok(args)
-  local status, out, err = cb(args)
-  assert.are.equal(0, status, err)
-  return out
 end
 
 local wait_for = h.wait_for
 
 setup(function()
   root = h.tmpdir "ccli"
+  ok = h.must(root)
   h.import_busybox(root)
   ok "run -d --name up --label tier=front busybox sleep 100"
   assert.are.equal(3, (cb "run --name done3 busybox sh -c 'exit 3'"))

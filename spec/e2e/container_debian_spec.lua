@@ -5,20 +5,15 @@ local h = require "spec.helpers"
 local q = h.quote
 local sys = require "cbuild.core.sys"
 
-local root
+local root, ok
 
 local function cb(args, stdin)
   return h.cbuild(root, args, { stdin = stdin })
 end
 
-local function ok(args)
-  local status, out, err = cb(args)
-  assert.are.equal(0, status, err)
-  return out
-end
-
 setup(function()
   root = h.tmpdir "cdeb"
+  ok = h.must(root)
   h.ok(string.format("CBUILD_ROOT=%s %s/examples/debian/make-debian.sh %s debian:bookworm", q(root), q(h.src),
     q(h.bin)))
 end)

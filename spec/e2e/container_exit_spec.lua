@@ -5,16 +5,10 @@ local h = require "spec.helpers"
 local q = h.quote
 local sys = require "cbuild.core.sys"
 
-local root
+local root, ok
 
 local function cb(args, stdin)
   return h.cbuild(root, args, { stdin = stdin })
-end
-
-local function ok(args)
-  local status, out, err = cb(args)
-  assert.are.equal(0, status, err)
-  return out
 end
 
 local function id_of(name)
@@ -30,6 +24,7 @@ end
 
 setup(function()
   root = h.tmpdir "cexit"
+  ok = h.must(root)
   h.import_busybox(root)
 end)
 

@@ -3,22 +3,17 @@
 local h = require "spec.helpers"
 local sys = require "cbuild.core.sys"
 
-local root
+local root, ok
 
 local function cb(args, stdin)
   return h.cbuild(root, args, { stdin = stdin })
-end
-
-local function ok(args)
-  local status, out, err = cb(args)
-  assert.are.equal(0, status, err)
-  return out
 end
 
 local wait_for = h.wait_for
 
 setup(function()
   root = h.tmpdir "clife"
+  ok = h.must(root)
   h.import_busybox(root)
 end)
 

@@ -7,16 +7,10 @@ local q = h.quote
 local json = require "cbuild.core.json"
 local network = require "cbuild.container.network"
 
-local root
+local root, ok
 
 local function cb(args, stdin)
   return h.cbuild(root, args, { stdin = stdin })
-end
-
-local function ok(args)
-  local status, out, err = cb(args)
-  assert.are.equal(0, status, err)
-  return out
 end
 
 local function trim(s)
@@ -55,6 +49,7 @@ local www
 
 setup(function()
   root = h.tmpdir "cnet"
+  ok = h.must(root)
   h.import_busybox(root)
   www = h.tmpdir "www"
   h.write(www .. "/index.html", "hello over the bridge\n")

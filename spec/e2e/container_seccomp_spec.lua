@@ -4,16 +4,10 @@
 local h = require "spec.helpers"
 local q = h.quote
 
-local root
+local root, ok
 
 local function cb(args)
   return h.cbuild(root, args)
-end
-
-local function ok(args)
-  local status, out, err = cb(args)
-  assert.are.equal(0, status, err)
-  return out
 end
 
 local function build(dockerfile)
@@ -34,6 +28,7 @@ end
 
 setup(function()
   root = h.tmpdir "seccomp"
+  ok = h.must(root)
   h.import_busybox(root)
 end)
 
